@@ -1,0 +1,37 @@
+"""Conversion between metric depth and the generator's depth code (see :mod:`model.spec`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model import spec
+
+
+def encode(distance_mm: np.ndarray, mask: np.ndarray, crop_side_mm: float) -> np.ndarray:
+    """Distances from the camera (mm) inside ``mask`` -> codes in [-1, 1]; background = BACKGROUND_CODE."""
+    code = np.full(distance_mm.shape, spec.BACKGROUND_CODE, np.float32)
+    if mask.any():
+        nearest = distance_mm[mask].min()
+        face = spec.NEAR_CODE + spec.GAIN * (distance_mm[mask] - nearest) / crop_side_mm
+        code[mask] = np.clip(face, -1.0, spec.FACE_MAX_CODE)
+    return code
+
+
+def face_mask(code: np.ndarray) -> np.ndarray:
+    return code < spec.MASK_THRESHOLD
+
+
+def decode(code: np.ndarray, crop_side_mm: float = spec.NOMINAL_CROP_SIDE_MM,
+           nearest_mm: float = spec.NOMINAL_NEAR_MM) -> np.ndarray:
+    """Codes -> distance from the camera in mm; NaN where the code says background."""
+    dist = nearest_mm + (code.astype(np.float32) - spec.NEAR_CODE) * (crop_side_mm / spec.GAIN)
+    return np.where(face_mask(code), dist, np.nan).astype(np.float32)
+
+
+def to_uint16(code: np.ndarray) -> np.ndarray:
+    """Codes in [-1, 1] -> uint16 for lossless-enough PNG storage (step 3e-5)."""
+    return np.round((np.clip(code, -1, 1) + 1) * 32767.5).astype(np.uint16)
+
+
+def from_uint16(stored: np.ndarray) -> np.ndarray:
+    return stored.astype(np.float32) / 32767.5 - 1.0

