@@ -1,0 +1,128 @@
+"""Reading user photos: any file Pillow understands -> an upright RGB uint8 array, or a one-line reason.
+
+Conversions (the generator wants 8-bit RGB):
+
+* EXIF orientation is applied, so the array is the photo as viewers show it.
+* Transparency (RGBA, LA, PA, palette images with a transparent colour) is composited over white.
+  Dropping the alpha channel instead would expose whatever colour the transparent pixels happen to
+  hold (often black), which can draw false edges around a cut-out face.
+* 16-bit, 32-bit integer and float greyscale (I;16, I, F) are stretched from their own minimum..maximum
+  to 0..255 (12-bit data in 16-bit containers would otherwise look nearly black).
+* Palette, CMYK, YCbCr, bilevel and greyscale images are converted with Pillow's own conversions.
+
+Images larger than ``MAX_PIXELS`` are refused before they are decoded (decompression bombs: a tiny PNG
+can declare billions of pixels), and so are images smaller than ``MIN_SIDE`` on a side. The input file
+is only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+logger = logging.getLogger(__name__)
+
+MAX_PIXELS = 89_478_485
+"""Pillow's default decompression-bomb limit (about 0.25 GiB of RGB, e.g. 9460 x 9460)."""
+
+MIN_SIDE = 32
+"""Smallest accepted width or height in pixels; a face needs at least this much to be found."""
+
+_WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+class ImageLoadError(ValueError):
+    """A photo that cannot be used; the message is one user-facing line (without the file name)."""
+
+
+def load_photo(path: Path) -> np.ndarray:
+    """The photo at ``path`` as an (H, W, 3) uint8 RGB array, EXIF orientation applied."""
+    path = Path(path)
+    _check_file(path)
+    with warnings.catch_warnings():
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice that; make the warning an error too.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                _check_size(image.width, image.height)
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                rgb = _to_rgb(upright)
+        except ImageLoadError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageLoadError(f"image too large: more than {MAX_PIXELS / 1e6:.0f} megapixels "
+                                 "(possibly a decompression bomb)") from exc
+        except UnidentifiedImageError as exc:
+            raise ImageLoadError("not an image file (or a format Pillow cannot read)") from exc
+        except MemoryError as exc:
+            raise ImageLoadError("not enough memory to decode the image") from exc
+        except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error, ...
+            raise ImageLoadError(f"corrupt or truncated image data ({_one_line(exc)})") from exc
+    _check_size(rgb.shape[1], rgb.shape[0])
+    return rgb
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ImageLoadError("file not found")
+    if path.is_dir():
+        raise ImageLoadError("is a folder, not an image file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImageLoadError(f"cannot read file ({exc.strerror})") from exc
+    if size == 0:
+        raise ImageLoadError("empty file")
+
+
+def _check_size(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageLoadError(
+            f"image too large: {width}x{height} pixels (limit {MAX_PIXELS / 1e6:.0f} megapixels; "
+            "possibly a decompression bomb)"
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageLoadError(f"image too small: {width}x{height} pixels (at least {MIN_SIDE} per side needed)")
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode in _WIDE_GREY_MODES:
+        return _stretch_to_rgb(np.asarray(image))
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in _ALPHA_MODES:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    if image.mode != "RGB":
+        try:
+            image = image.convert("RGB")
+        except ValueError as exc:
+            raise ImageLoadError(f"unsupported colour mode {mode}") from exc
+    return np.array(image, dtype=np.uint8)
+
+
+def _stretch_to_rgb(values: np.ndarray) -> np.ndarray:
+    """Wide greyscale -> uint8 RGB, mapping the image's finite minimum..maximum to 0..255."""
+    grey = values.astype(np.float64)
+    finite = np.isfinite(grey)
+    if not finite.any():
+        raise ImageLoadError("image has no finite pixel values")
+    lo, hi = grey[finite].min(), grey[finite].max()
+    scaled = np.zeros_like(grey) if hi == lo else (grey - lo) * (255.0 / (hi - lo))
+    scaled = np.where(finite, scaled, 0.0)
+    out = np.round(scaled).clip(0, 255).astype(np.uint8)
+    return np.repeat(out[..., None], 3, axis=2)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,191 @@
+"""Running the depth generator: LiteRT for the exported .tflite (the app's path), Keras for .keras files.
+
+TensorFlow/Keras is imported only when a .keras file is asked for; the app and the CLI load .tflite
+files through ``ai_edge_litert`` and never import TensorFlow (TensorFlow and Kivy's OpenGL in one
+process crash).
+
+Integrity: when a ``MODEL_CARD.md`` lies beside the weights file and holds ``sha256: <64 hex digits>``
+lines, the file's sha256 must equal one of them, so a half-copied or swapped model is refused instead
+of silently producing noise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from model import resources, spec
+
+logger = logging.getLogger(__name__)
+
+INPUT_SHAPE = (1, spec.IMAGE_SIZE, spec.IMAGE_SIZE, spec.INPUT_CHANNELS)
+OUTPUT_SHAPE = (1, spec.IMAGE_SIZE, spec.IMAGE_SIZE, spec.OUTPUT_CHANNELS)
+_CARD_SHA = re.compile(r"sha256\W{0,4}\s*([0-9a-fA-F]{64})\b")
+
+
+class WeightsError(RuntimeError):
+    """The generator weights are missing, unreadable, of the wrong shape or do not match the model card."""
+
+
+class DepthEstimator(Protocol):
+    def __call__(self, photos: np.ndarray) -> np.ndarray:
+        """(N, 256, 256, 3) float32 photos in [-1, 1] -> (N, 256, 256, 1) float32 depth codes."""
+        ...
+
+
+class TFLiteDepthEstimator:
+    """The exported generator run by the LiteRT interpreter, one photo at a time (the model has batch 1)."""
+
+    def __init__(self, path: Path, num_threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        try:
+            self._interp = Interpreter(model_path=str(self.path), num_threads=num_threads or os.cpu_count() or 1)
+            with _native_stderr_to_log():
+                self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise WeightsError(f"{self.path}: not a valid LiteRT model ({_first_line(exc)})") from exc
+        inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise WeightsError(f"{self.path}: expected one input and one output, found {len(inputs)} and "
+                               f"{len(outputs)}")
+        self._input, self._output = inputs[0], outputs[0]
+        _check_shape(self.path, "input", tuple(self._input["shape"]), INPUT_SHAPE)
+        _check_shape(self.path, "output", tuple(self._output["shape"]), OUTPUT_SHAPE)
+        if self._input["dtype"] != np.float32 or self._output["dtype"] != np.float32:
+            raise WeightsError(f"{self.path}: expected float32 input and output")
+        self._lock = threading.Lock()  # one interpreter, one caller at a time
+
+    def __call__(self, photos: np.ndarray) -> np.ndarray:
+        photos = _check_photos(photos)
+        out = np.empty((len(photos), *OUTPUT_SHAPE[1:]), np.float32)
+        with self._lock:
+            for i, photo in enumerate(photos):
+                self._interp.set_tensor(self._input["index"], photo[None])
+                self._interp.invoke()
+                out[i] = self._interp.get_tensor(self._output["index"])[0]
+        return out
+
+
+class KerasDepthEstimator:
+    """A generator saved by Keras (.keras); for evaluating checkpoints, never used by the app."""
+
+    def __init__(self, path: Path) -> None:
+        import keras
+
+        self.path = Path(path)
+        try:
+            self._model = keras.models.load_model(self.path, compile=False)
+        except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors, ... on bad files
+            raise WeightsError(f"{self.path}: not a loadable Keras model ({_first_line(exc)})") from exc
+        _check_shape(self.path, "input", (1, *self._model.input_shape[1:]), INPUT_SHAPE)
+        _check_shape(self.path, "output", (1, *self._model.output_shape[1:]), OUTPUT_SHAPE)
+
+    def __call__(self, photos: np.ndarray) -> np.ndarray:
+        photos = _check_photos(photos)
+        return np.concatenate([np.asarray(self._model(p[None], training=False), np.float32) for p in photos])
+
+
+def load_estimator(path: Path | None = None) -> DepthEstimator:
+    """The generator at ``path`` (default: the bundled one), after checking it against its model card."""
+    bundled = path is None
+    path = Path(path) if path is not None else resources.default_weights()
+    if not path.is_file():
+        if bundled and path == resources.weights_dir() / resources.GENERATOR_FILE:
+            raise WeightsError(f"bundled model missing: weights/{resources.GENERATOR_FILE} not found; "
+                               "train one with facedepth-train or pass --weights")
+        raise WeightsError(f"weights file not found: {path}")
+    verify_model_card(path)
+    suffix = path.suffix.lower()
+    if suffix == ".tflite":
+        return TFLiteDepthEstimator(path)
+    if suffix == ".keras":
+        return KerasDepthEstimator(path)
+    raise WeightsError(f"{path}: unsupported weights format '{suffix}' (expected .tflite or .keras)")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise WeightsError(f"cannot read weights file {path} ({exc.strerror})") from exc
+    return digest.hexdigest()
+
+
+def card_digests(card: Path) -> list[str]:
+    """All ``sha256: <hex>`` values in a model card (lower case)."""
+    try:
+        text = card.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise WeightsError(f"cannot read model card {card} ({exc.strerror})") from exc
+    return [m.lower() for m in _CARD_SHA.findall(text)]
+
+
+def verify_model_card(path: Path) -> str | None:
+    """Checks ``path`` against MODEL_CARD.md beside it; returns the digest when a card was checked."""
+    card = path.parent / resources.MODEL_CARD_FILE
+    if not card.is_file():
+        logger.info("no model card beside %s; integrity not checked", path)
+        return None
+    expected = card_digests(card)
+    if not expected:
+        logger.warning("%s has no 'sha256: <hex>' line; integrity of %s not checked", card, path.name)
+        return None
+    actual = file_sha256(path)
+    if actual not in expected:
+        raise WeightsError(f"{path} does not match its model card: sha256 {actual[:12]}..., card lists "
+                           f"{', '.join(d[:12] + '...' for d in expected)}; the file is damaged or was replaced")
+    return actual
+
+
+@contextmanager
+def _native_stderr_to_log() -> Iterator[None]:
+    """Sends what native code writes to file descriptor 2 to the debug log instead.
+
+    LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to the process's
+    stderr when tensors are allocated, with no setting to turn it off; the CLI's stderr is for errors.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode("utf-8", errors="replace").splitlines():
+                logger.debug("LiteRT: %s", line)
+
+
+def _check_shape(path: Path, what: str, actual: tuple, expected: tuple) -> None:
+    if tuple(int(v) if v is not None else 1 for v in actual) != expected:
+        raise WeightsError(f"{path}: {what} shape {tuple(actual)} is not the generator's {expected}")
+
+
+def _check_photos(photos: np.ndarray) -> np.ndarray:
+    photos = np.asarray(photos, dtype=np.float32)
+    if photos.ndim != 4 or photos.shape[1:] != INPUT_SHAPE[1:]:
+        raise ValueError(f"photos must have shape (N, {', '.join(map(str, INPUT_SHAPE[1:]))}), got {photos.shape}")
+    return np.ascontiguousarray(photos)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,105 @@
+"""One RGB photo -> metric depth map on the photo's own pixel grid, plus the camera that goes with it.
+
+Steps: find the largest face (dlib, 68 landmarks) -> square crop box from landmarks 18-68
+(:func:`model.crop.box_from_landmarks`; the whole image when detection is off) -> 256 x 256 crop scaled
+to [-1, 1] -> generator -> depth code (256 x 256) -> code resampled back onto the photo (bilinear; off
+the crop = background) -> face mask ``code < spec.MASK_THRESHOLD`` -> millimetres with
+:func:`model.depthcode.decode`.
+
+Depth convention (see :mod:`model.spec`): ``depth_mm`` is the distance from the camera along the optical
+axis, larger = farther, NaN outside the face. A single photo cannot give scale, so the crop square is
+assumed to span ``spec.NOMINAL_CROP_SIDE_MM`` at the face and the nearest face point (the nose tip) to lie
+``spec.NOMINAL_NEAR_MM`` from the camera. The pinhole camera consistent with that assumption sees
+``crop side`` pixels as ``NOMINAL_CROP_SIDE_MM`` at distance ``NOMINAL_NEAR_MM``, so its focal length is
+``f = box.side * NOMINAL_NEAR_MM / NOMINAL_CROP_SIDE_MM`` pixels (same in x and y); its principal point
+is the image centre ``((W - 1) / 2, (H - 1) / 2)`` in pixel-index coordinates (pixel (0, 0) is the
+centre of the top-left pixel). Back-projecting (u, v, z) with this camera gives a face whose width in
+millimetres matches the nominal crop size whatever the photo's resolution.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model import crop, depthcode, spec
+from model.face import Face, FaceDetector
+from model.inference import DepthEstimator
+
+
+class NoFaceError(ValueError):
+    """Face detection found nothing in the photo."""
+
+
+@dataclass
+class DepthPrediction:
+    image: np.ndarray
+    """(H, W, 3) uint8 RGB, orientation-corrected: the grid all other arrays live on."""
+    depth_mm: np.ndarray
+    """(H, W) float32 distance along the optical axis in mm; NaN outside the face."""
+    mask: np.ndarray
+    """(H, W) bool, True on the face."""
+    code: np.ndarray
+    """(256, 256) float32 raw generator output on the crop."""
+    box: crop.CropBox
+    face: Face | None
+    camera: tuple[float, float, float, float]
+    """(fx, fy, cx, cy) in image pixels."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage: "detect", "crop", "generator", "uncrop"."""
+
+
+def camera_for_box(box: crop.CropBox, width: int, height: int) -> tuple[float, float, float, float]:
+    """(fx, fy, cx, cy) of the pinhole camera implied by the nominal crop size and nose distance."""
+    f = box.side * spec.NOMINAL_NEAR_MM / spec.NOMINAL_CROP_SIDE_MM
+    return f, f, (width - 1) / 2, (height - 1) / 2
+
+
+def to_network_input(crop_rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB crop -> float32 in [-1, 1] (the pix2pix input scaling)."""
+    return crop_rgb.astype(np.float32) / 127.5 - 1.0
+
+
+class DepthService:
+    """Face detection + depth generator; reuse one instance for many photos (models load once)."""
+
+    def __init__(self, estimator: DepthEstimator, detector: FaceDetector | None = None) -> None:
+        self.estimator = estimator
+        self.detector = detector if detector is not None else FaceDetector()
+
+    def predict(self, rgb: np.ndarray, detect: bool = True) -> DepthPrediction:
+        """Depth of the largest face in ``rgb`` (H, W, 3 uint8), or of the whole image when ``detect`` is off."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
+        height, width = rgb.shape[:2]
+        timings: dict[str, float] = {}
+
+        start = time.perf_counter()
+        face = None
+        if detect:
+            face = self.detector.largest(rgb)
+            if face is None:
+                raise NoFaceError("no face found in the image; use --no-detect to process the whole image")
+            box = crop.box_from_landmarks(face.landmarks)
+        else:
+            box = crop.whole_image_box(width, height)
+        timings["detect"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        photo = to_network_input(crop.crop_image(rgb, box))
+        timings["crop"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        code = np.asarray(self.estimator(photo[None]), np.float32)[0, ..., 0]
+        timings["generator"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        full_code = crop.uncrop(code, box, width, height, fill=spec.BACKGROUND_CODE)
+        mask = depthcode.face_mask(full_code)
+        depth = depthcode.decode(full_code, crop_side_mm=spec.NOMINAL_CROP_SIDE_MM)
+        timings["uncrop"] = time.perf_counter() - start
+
+        return DepthPrediction(image=rgb, depth_mm=depth, mask=mask, code=code, box=box, face=face,
+                               camera=camera_for_box(box, width, height), timings=timings)

@@ -1,0 +1,70 @@
+"""Shared fixtures. TensorFlow is never imported into the pytest process (the GUI tests run Kivy's OpenGL
+here, and TensorFlow + Kivy in one process crash): test weights are built in a subprocess."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_FACE = ROOT / "assets" / "sample_face.jpg"
+
+_BUILD_TINY = textwrap.dedent(
+    """
+    import sys
+    import keras
+    from model.architecture import build_generator
+    from training.export import export_tflite
+
+    keras.utils.set_random_seed(0)
+    print(export_tflite(build_generator(ngf=8), sys.argv[1], fp16=False))
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A random-weight generator (ngf=8) exported to .tflite, with a MODEL_CARD.md holding its sha256."""
+    folder = tmp_path_factory.mktemp("tiny_weights")
+    path = folder / "generator.tflite"
+    proc = subprocess.run([sys.executable, "-c", _BUILD_TINY, str(path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env=_quiet_tf_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    digest = proc.stdout.strip().splitlines()[-1]
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    (folder / "MODEL_CARD.md").write_text(f"# Test generator\n\nRandom weights, ngf=8.\n\nsha256: {digest}\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def face_photo() -> Path:
+    """A real face photo (public-domain NASA portrait shipped in assets/)."""
+    assert SAMPLE_FACE.is_file(), f"missing {SAMPLE_FACE}"
+    return SAMPLE_FACE
+
+
+@pytest.fixture(scope="session")
+def no_face_photo(tmp_path_factory) -> Path:
+    """A smooth colour gradient with a little noise: an image without any face."""
+    h, w = 240, 320
+    y, x = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(0)
+    rgb = np.stack([x * 255 / w, y * 255 / h, np.full((h, w), 128.0)], axis=2) + rng.normal(0, 4, (h, w, 3))
+    path = tmp_path_factory.mktemp("no_face") / "gradient.png"
+    Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def _quiet_tf_env() -> dict[str, str]:
+    import os
+
+    env = dict(os.environ)
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    return env

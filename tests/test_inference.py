@@ -1,0 +1,79 @@
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+
+from model import resources
+from model.inference import INPUT_SHAPE, TFLiteDepthEstimator, WeightsError, load_estimator
+
+
+@pytest.fixture
+def weights_copy(tiny_weights, tmp_path):
+    """A private copy of the tiny generator and its model card (tests may damage it)."""
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    shutil.copy(tiny_weights, folder / tiny_weights.name)
+    shutil.copy(tiny_weights.parent / "MODEL_CARD.md", folder / "MODEL_CARD.md")
+    return folder / tiny_weights.name
+
+
+def test_random_weights_load_and_give_codes_in_range(tiny_weights):
+    estimator = load_estimator(tiny_weights)
+    assert isinstance(estimator, TFLiteDepthEstimator)
+    photos = np.random.default_rng(0).uniform(-1, 1, (3, *INPUT_SHAPE[1:])).astype(np.float32)
+    codes = estimator(photos)
+    assert codes.shape == (3, 256, 256, 1) and codes.dtype == np.float32
+    assert np.isfinite(codes).all() and np.abs(codes).max() <= 1.0
+    np.testing.assert_allclose(codes[1], estimator(photos[1:2])[0], atol=1e-6)  # batch = loop of ones
+    assert not np.allclose(codes[0], codes[1])
+
+
+def test_wrong_photo_shape_is_refused(tiny_weights):
+    with pytest.raises(ValueError, match="shape"):
+        load_estimator(tiny_weights)(np.zeros((1, 128, 128, 3), np.float32))
+
+
+def test_missing_bundled_weights_message(monkeypatch, tmp_path):
+    monkeypatch.delenv(resources.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(resources, "weights_dir", lambda: tmp_path)
+    with pytest.raises(WeightsError, match=r"^bundled model missing: weights/generator.tflite not found; "
+                                           r"train one with facedepth-train or pass --weights$"):
+        load_estimator()
+
+
+def test_missing_explicit_weights(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        load_estimator(tmp_path / "generator.tflite")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_file_without_card(weights_copy, damage):
+    (weights_copy.parent / "MODEL_CARD.md").unlink()
+    data = weights_copy.read_bytes()
+    weights_copy.write_bytes({"truncate": data[:2000], "garbage": b"not a model\n" * 100, "empty": b""}[damage])
+    with pytest.raises(WeightsError, match="not a valid LiteRT model"):
+        load_estimator(weights_copy)
+
+
+def test_sha_mismatch_against_model_card(weights_copy):
+    data = bytearray(weights_copy.read_bytes())
+    data[-100] ^= 0xFF  # one flipped byte: still loads, but is not the released file
+    weights_copy.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="does not match its model card"):
+        load_estimator(weights_copy)
+
+
+def test_card_with_matching_sha_among_several(weights_copy):
+    digest = hashlib.sha256(weights_copy.read_bytes()).hexdigest()
+    card = weights_copy.parent / "MODEL_CARD.md"
+    card.write_text(f"- generator.keras sha256: `{'0' * 64}`\n- generator.tflite sha256: `{digest}`\n")
+    load_estimator(weights_copy)
+
+
+def test_unsupported_suffix(weights_copy):
+    other = weights_copy.with_suffix(".onnx")
+    weights_copy.rename(other)
+    (other.parent / "MODEL_CARD.md").unlink()
+    with pytest.raises(WeightsError, match="unsupported weights format"):
+        load_estimator(other)

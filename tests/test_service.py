@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+from model import crop, spec
+from model.imageio import load_photo
+from model.inference import load_estimator
+from model.service import DepthService, NoFaceError, camera_for_box
+
+
+@pytest.fixture(scope="module")
+def service(tiny_weights):
+    return DepthService(load_estimator(tiny_weights))
+
+
+class ConstantEstimator:
+    """A generator stand-in with a known output: a face disc of code ``inner`` on background."""
+
+    def __init__(self, inner: float = -0.5):
+        y, x = np.mgrid[0:256, 0:256]
+        self.code = np.where((x - 128) ** 2 + (y - 128) ** 2 < 80**2, inner, spec.BACKGROUND_CODE)
+        self.calls = []
+
+    def __call__(self, photos):
+        self.calls.append(photos)
+        return np.broadcast_to(self.code[None, ..., None], (len(photos), 256, 256, 1)).astype(np.float32)
+
+
+def test_crop_uncrop_round_trip():
+    box = crop.CropBox(cx=210.0, cy=160.0, side=180.0)
+    y, x = np.mgrid[0:256, 0:256].astype(np.float32)
+    values = x + 2 * y  # bilinear resampling reproduces an affine ramp exactly
+    back = crop.uncrop(values, box, 400, 300)
+    left, top, right, bottom = box.corners()
+    v, u = np.mgrid[int(top) + 2:int(bottom) - 2, int(left) + 2:int(right) - 2]
+    m = box.to_crop_matrix(256)
+    expected = (m[0, 0] * u + m[0, 2]) + 2 * (m[1, 1] * v + m[1, 2])
+    np.testing.assert_allclose(back[v, u], expected, atol=1e-2)
+    assert np.isnan(back[0, 0]) and np.isnan(back[-1, -1])
+
+
+def test_prediction_on_face(service, face_photo):
+    rgb = load_photo(face_photo)
+    p = service.predict(rgb)
+    assert p.image is rgb
+    assert p.depth_mm.shape == rgb.shape[:2] and p.depth_mm.dtype == np.float32
+    assert p.code.shape == (256, 256) and p.mask.dtype == bool
+    np.testing.assert_array_equal(np.isnan(p.depth_mm), ~p.mask)
+    assert p.mask.any()
+    # the face box sits on the astronaut's face, inside the detected face box's neighbourhood
+    left, top, right, bottom = p.face.box
+    assert left < p.box.cx < right and top < p.box.cy < bottom
+    assert not p.mask[int(p.box.corners()[3]) + 2:].any()  # nothing below the crop
+    fx, fy, cx, cy = p.camera
+    assert fx == fy == pytest.approx(p.box.side * spec.NOMINAL_NEAR_MM / spec.NOMINAL_CROP_SIDE_MM)
+    assert (cx, cy) == (255.5, 255.5)
+    assert set(p.timings) == {"detect", "crop", "generator", "uncrop"}
+
+
+def test_depth_follows_the_convention(face_photo):
+    estimator = ConstantEstimator(inner=spec.NEAR_CODE)
+    p = DepthService(estimator).predict(load_photo(face_photo))
+    photo = estimator.calls[0]
+    assert photo.shape == (1, 256, 256, 3) and photo.dtype == np.float32
+    assert -1.0 <= photo.min() < -0.5 and 0.5 < photo.max() <= 1.0
+    inner = p.depth_mm[p.mask]
+    # the disc's inside decodes to exactly the nominal nose distance; only its blurred rim differs
+    assert np.median(inner) == pytest.approx(spec.NOMINAL_NEAR_MM)
+    disc_area = np.pi * (80 * p.box.side / 256) ** 2
+    assert p.mask.sum() == pytest.approx(disc_area, rel=0.05)
+    assert np.isnan(p.depth_mm[~p.mask]).all()
+
+
+def test_largest_of_two_faces_is_used(service, face_photo, tmp_path):
+    import photo_corpus
+
+    rgb = load_photo(photo_corpus.two_faces(tmp_path, face_photo))
+    faces = service.detector.detect(rgb)
+    assert len(faces) == 2
+    p = service.predict(rgb)
+    assert p.box.cx < 512 and p.face.area == max(f.area for f in faces)
+
+
+def test_no_face(service, no_face_photo):
+    with pytest.raises(NoFaceError, match="no face found.*--no-detect"):
+        service.predict(load_photo(no_face_photo))
+
+
+def test_no_detect_uses_the_whole_image(service, no_face_photo):
+    rgb = load_photo(no_face_photo)
+    p = service.predict(rgb, detect=False)
+    h, w = rgb.shape[:2]
+    assert p.face is None and p.box == crop.whole_image_box(w, h)
+    assert p.depth_mm.shape == (h, w)
+    assert p.camera == camera_for_box(p.box, w, h)
+    assert p.camera[0] == pytest.approx(max(h, w) * spec.NOMINAL_NEAR_MM / spec.NOMINAL_CROP_SIDE_MM)
+
+
+def test_rejects_non_rgb(service):
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        service.predict(np.zeros((64, 64), np.uint8))
