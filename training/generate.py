@@ -96,3 +96,54 @@ def generate_pseudo_gt(cfg: PseudoGTConfig, workers: int = 2) -> Counter:
     for k, v in sorted(outcomes.items()):
         logger.info("  %s: %d", k, v)
     return outcomes
+
+
+@dataclass(frozen=True)
+class SyntheticJob:
+    out_dir: Path
+    photos_dir: Path
+    split: str
+    count: int
+    seed: int = 0
+
+
+def _init_synthetic(sfm_dir: Path | None, out_dir: Path, photos_dir: Path, split: str) -> None:
+    from training.facemodel import FaceModel
+
+    _state["model"] = FaceModel(sfm_dir)
+    _state["textures"] = sorted((out_dir / "textures" / split).glob("*.png"))
+    _state["backgrounds"] = sorted(p for p in photos_dir.iterdir() if split_of(p.name) == split)
+    if not _state["textures"]:
+        raise RuntimeError(f"no donor textures in {out_dir / 'textures' / split}: run pseudo-gt first")
+
+
+def _synthetic_task(args: tuple[int, int, str, Path]) -> dict:
+    import numpy as np
+
+    from training.synthetic import SyntheticConfig, random_background, render_scene, sample_scene
+
+    index, seed, split, out_dir = args
+    rng = np.random.default_rng([seed, index, 0 if split == "train" else 1])
+    cfg = SyntheticConfig()
+    model = _state["model"]
+    scene = sample_scene(rng, model, cfg)
+    texture_path = _state["textures"][rng.integers(len(_state["textures"]))]
+    texture = storage.read_rgb(texture_path)
+    background = random_background(rng, _state["backgrounds"], 512)
+    photo, code, meta = render_scene(model, scene, texture, background, rng, cfg)
+    name = f"syn_{seed}_{index:06d}"
+    storage.write_sample(out_dir / split, name, photo, code)
+    return {"split": split, "name": name, "kind": "synthetic", "texture": texture_path.name, **meta}
+
+
+def generate_synthetic(job: SyntheticJob, sfm_dir: Path | None = None, workers: int = 2) -> Counter:
+    """Renders ``count`` synthetic samples into ``split`` (resumable: existing names are skipped)."""
+    done = {r["name"] for r in storage.read_index(job.out_dir / job.split) if r["kind"] == "synthetic"}
+    jobs = [(i, job.seed, job.split, job.out_dir) for i in range(job.count)
+            if f"syn_{job.seed}_{i:06d}" not in done]
+    logger.info("synthetic %s: %d to render, %d already done", job.split, len(jobs), job.count - len(jobs))
+    outcomes = run_pool(_synthetic_task, jobs, len(jobs), workers, _init_synthetic,
+                        (sfm_dir, job.out_dir, job.photos_dir, job.split), job.out_dir, f"synthetic {job.split}")
+    for k, v in sorted(outcomes.items()):
+        logger.info("  %s: %d", k, v)
+    return outcomes

@@ -1,0 +1,122 @@
+"""`facedepth-train`: generate data, train, resume, evaluate and export the generator."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from training.facemodel import default_sfm_dir
+from training.storage import default_utkface_dir
+
+DEFAULT_DATA = Path("data/gen")
+DEFAULT_RUN = Path("runs/main")
+
+
+def _add_generate(sub) -> None:
+    p = sub.add_parser("generate", help="make training pairs (pseudo ground truth on real photos, synthetic renders)")
+    p.add_argument("kind", choices=["pseudo-gt", "synthetic"])
+    p.add_argument("--out", type=Path, default=DEFAULT_DATA, help="data set folder (default: %(default)s)")
+    p.add_argument("--photos", type=Path, default=default_utkface_dir(), help="real face photos (UTKFace)")
+    p.add_argument("--sfm", type=Path, default=default_sfm_dir(), help="Surrey Face Model folder")
+    p.add_argument("--count", type=int, default=4000, help="synthetic samples to render (per --split)")
+    p.add_argument("--split", choices=["train", "val"], default="train")
+    p.add_argument("--limit", type=int, help="pseudo-gt: process at most this many photos")
+    p.add_argument("--texture-every", type=int, default=4, help="pseudo-gt: keep a donor texture every n photos")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train pix2pix on a generated or imported data set")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN)
+    p.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
+    p.add_argument("--ngf", type=int, default=32, help="generator width (64 = the paper's)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--steps-per-epoch", type=int, default=1000)
+    p.add_argument("--real-fraction", type=float, default=0.5, help="share of real-photo pairs per batch")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--max-minutes", type=float, help="stop cleanly after this much wall time")
+    p.add_argument("--patience", type=int, default=5)
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export the best generator of a run to .tflite (+ model card)")
+    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="validation photos used to check the export")
+    p.add_argument("--out", type=Path, default=Path("weights/generator.tflite"))
+    p.add_argument("--ngf", type=int, default=32)
+    p.add_argument("--fp32", action="store_true", help="keep fp32 weights (default fp16, half the size)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facedepth-train", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_generate(sub)
+    _add_train(sub)
+    _add_export(sub)
+    from training.evaluate import add_parser as add_evaluate
+    from training.importers import add_parsers as add_importers
+
+    add_evaluate(sub)
+    add_importers(sub)
+    return parser
+
+
+def _generate(args) -> int:
+    from training.generate import PseudoGTConfig, SyntheticJob, generate_pseudo_gt, generate_synthetic
+
+    if args.kind == "pseudo-gt":
+        generate_pseudo_gt(PseudoGTConfig(args.photos, args.out, args.sfm, args.limit, args.texture_every),
+                           workers=args.workers)
+    else:
+        generate_synthetic(SyntheticJob(args.out, args.photos, args.split, args.count, args.seed), args.sfm,
+                           workers=args.workers)
+    return 0
+
+
+def _train(args) -> int:
+    from training.dataset import DataConfig
+    from training.train import TrainConfig, train
+
+    cfg = TrainConfig(DataConfig(args.data, batch_size=args.batch_size, real_fraction=args.real_fraction),
+                      run_dir=args.run_dir, ngf=args.ngf, learning_rate=args.lr, epochs=args.epochs,
+                      steps_per_epoch=args.steps_per_epoch, max_minutes=args.max_minutes, patience=args.patience)
+    state = train(cfg, resume=args.resume)
+    logging.info("finished at epoch %d (best epoch %d, val face MAE %.4f)", state.epoch, state.best_epoch,
+                 state.best_val)
+    return 0
+
+
+def _export(args) -> int:
+    import numpy as np
+
+    from training.dataset import validation_dataset
+    from training.export import export_tflite, max_abs_difference
+    from training.train import load_best_generator
+
+    generator = load_best_generator(args.run_dir, args.ngf)
+    digest = export_tflite(generator, args.out, fp16=not args.fp32)
+    photos = np.concatenate([b[0].numpy() for b in validation_dataset(args.data, batch_size=4).take(2)])
+    diff = max_abs_difference(generator, args.out, photos)
+    logging.info("max |keras - litert| over %d validation photos: %.2e", len(photos), diff)
+    print(f"{args.out}\nsha256: {digest}\nmax_abs_difference: {diff:.2e}")
+    return 0 if diff < 1e-3 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers = {"generate": _generate, "train": _train, "export": _export}
+    if args.command in handlers:
+        return handlers[args.command](args)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

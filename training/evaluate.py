@@ -1,0 +1,163 @@
+"""Evaluation on held-out splits against landmark-fitting baselines.
+
+Every method gives a depth code on the same 256x256 crop. Errors are in millimetres inside the
+ground-truth face mask, on the pixels the method covers, after a per-sample least-squares scale and shift
+(depth from one photo is only defined up to those). Methods:
+
+* ``generator``: the exported .tflite through LiteRT (what the app runs);
+* ``flat``: a plane facing the camera (its error is the spread of the true depth);
+* ``mean_face``: the face model's mean shape, posed by a landmark fit on the crop (dlib + eos);
+* ``landmark_fit``: the full landmark fit (shape + expression + pose), the classic single-photo method.
+
+A method fails on a sample when it gives no depth there (no face detected, or an empty mask).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from model import depthcode, spec
+from model.crop import CropBox
+from training import storage
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("generator", "flat", "mean_face", "landmark_fit")
+MIN_COVERAGE = 0.3
+
+
+@dataclass
+class SampleError:
+    rmse: float
+    mae: float
+    coverage: float
+
+
+def relative_mm(code: np.ndarray, crop_side_mm: float) -> np.ndarray:
+    return (code - spec.NEAR_CODE) * crop_side_mm / spec.GAIN
+
+
+def scale_shift_error(pred_mm: np.ndarray | None, true_mm: np.ndarray, true_mask: np.ndarray,
+                      pred_mask: np.ndarray | None) -> SampleError | None:
+    """Errors after the least-squares fit a * pred + b ~ true on the pixels both cover; None = failure."""
+    if pred_mm is None:
+        return None
+    both = true_mask & pred_mask
+    coverage = float(both.sum() / max(true_mask.sum(), 1))
+    if coverage < MIN_COVERAGE:
+        return None
+    p, t = pred_mm[both].astype(np.float64), true_mm[both].astype(np.float64)
+    design = np.c_[p, np.ones_like(p)]
+    coef, *_ = np.linalg.lstsq(design, t, rcond=None)
+    resid = design @ coef - t
+    return SampleError(float(np.sqrt(np.mean(resid**2))), float(np.mean(np.abs(resid))), coverage)
+
+
+class Baselines:
+    """Landmark-fit baselines on a crop (lazy: loads dlib and the face model on first use)."""
+
+    def __init__(self, sfm_dir: Path | None = None) -> None:
+        from model.face import FaceDetector
+        from training.facemodel import FaceModel
+
+        self.model = FaceModel(sfm_dir)
+        self.detector = FaceDetector(min_score=-0.5)
+
+    def codes(self, photo: np.ndarray) -> dict[str, np.ndarray | None]:
+        from training.pseudo_gt import render_fit_code
+
+        face = self.detector.largest(photo)
+        if face is None:
+            return {"mean_face": None, "landmark_fit": None}
+        h, w = photo.shape[:2]
+        fit = self.model.fit(face.landmarks, w, h)
+        box = CropBox(w / 2, h / 2, float(w))
+        mean_code, _ = render_fit_code(self.model, self.model.vertices(), fit, box, size=w)
+        fit_code, _ = render_fit_code(self.model, fit.vertices, fit, box, size=w)
+        return {"mean_face": mean_code, "landmark_fit": fit_code}
+
+
+def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("synthetic", "real"),
+             limit: int | None = None, sfm_dir: Path | None = None) -> dict:
+    """Per-kind, per-method median/mean RMSE and MAE (mm), coverage and failure counts."""
+    from model.inference import load_estimator
+
+    estimator = load_estimator(weights)
+    baselines = Baselines(sfm_dir)
+    split_dir = Path(data_dir) / "val"
+    index = storage.read_index(split_dir)
+    report: dict = {}
+    for kind in kinds:
+        records = [r for r in index if r["kind"] == kind][:limit]
+        if not records:
+            continue
+        errors: dict[str, list[SampleError | None]] = {m: [] for m in METHODS}
+        per_sample = []
+        for rec in tqdm(records, desc=f"evaluate {kind}"):
+            photo, true_code = storage.read_sample(split_dir, rec["name"])
+            side = rec["crop_side_mm"]
+            true_mask = depthcode.face_mask(true_code)
+            true_mm = relative_mm(true_code, side)
+            pred = estimator((photo.astype(np.float32)[None] / 127.5 - 1.0))[0, ..., 0]
+            codes = {"generator": pred, "flat": np.full_like(true_code, spec.NEAR_CODE), **baselines.codes(photo)}
+            row = {"name": rec["name"], "yaw": rec.get("yaw")}
+            for m in METHODS:
+                code = codes[m]
+                if m == "flat":  # only the shift can be fitted: the error is the spread of the true depth
+                    err = scale_shift_error(np.zeros_like(true_mm), true_mm, true_mask, true_mask)
+                else:
+                    err = scale_shift_error(None if code is None else relative_mm(code, side), true_mm, true_mask,
+                                            None if code is None else depthcode.face_mask(code))
+                errors[m].append(err)
+                row[m] = None if err is None else err.rmse
+            per_sample.append(row)
+        report[kind] = {"samples": len(records), "methods": {m: summarise(errors[m]) for m in METHODS},
+                        "per_sample": per_sample}
+    return report
+
+
+def summarise(errs: list[SampleError | None]) -> dict:
+    ok = [e for e in errs if e is not None]
+    if not ok:
+        return {"failures": len(errs), "success_rate": 0.0}
+    rmse = np.array([e.rmse for e in ok])
+    return {"median_rmse_mm": float(np.median(rmse)), "mean_rmse_mm": float(rmse.mean()),
+            "median_mae_mm": float(np.median([e.mae for e in ok])),
+            "mean_coverage": float(np.mean([e.coverage for e in ok])),
+            "failures": len(errs) - len(ok), "success_rate": len(ok) / len(errs)}
+
+
+def format_table(report: dict) -> str:
+    lines = [f"{'split':<10} {'method':<13} {'median RMSE':>11} {'mean RMSE':>9} {'median MAE':>10} "
+             f"{'coverage':>8} {'success':>8}"]
+    for kind, rep in report.items():
+        for m, s in rep["methods"].items():
+            if "median_rmse_mm" not in s:
+                lines.append(f"{kind:<10} {m:<13} {'-':>11} {'-':>9} {'-':>10} {'-':>8} {s['success_rate']:>8.1%}")
+                continue
+            lines.append(f"{kind:<10} {m:<13} {s['median_rmse_mm']:>9.2f}mm {s['mean_rmse_mm']:>7.2f}mm "
+                         f"{s['median_mae_mm']:>8.2f}mm {s['mean_coverage']:>8.1%} {s['success_rate']:>8.1%}")
+    return "\n".join(lines)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="held-out errors of the generator and landmark baselines")
+    p.add_argument("--data", type=Path, default=Path("data/gen"))
+    p.add_argument("--weights", type=Path, help="generator .tflite (default: the bundled one)")
+    p.add_argument("--limit", type=int, help="at most this many samples per kind")
+    p.add_argument("--json", type=Path, help="write the full report here")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    report = evaluate(args.data, args.weights, limit=args.limit)
+    print(format_table(report))
+    if args.json:
+        storage.atomic_write_bytes(args.json, json.dumps(report, indent=1).encode())
+    return 0

@@ -1,0 +1,172 @@
+"""The training loop: compiled steps, checkpoints with resume, TensorBoard, validation, early stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from model.architecture import build_discriminator, build_generator
+from training.dataset import DataConfig, training_dataset, validation_dataset
+from training.pix2pix import Pix2Pix
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig
+    run_dir: Path
+    ngf: int = 32
+    ndf: int = 64
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    lambda_l1: float = 100.0
+    epochs: int = 20
+    steps_per_epoch: int = 1000
+    max_minutes: float | None = None
+    """Stop (after saving) once this much wall time has passed in this invocation."""
+    patience: int = 5
+    """Early stop after this many epochs without a better validation face error."""
+    val_limit: int = 400
+    keep_checkpoints: int = 3
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0
+    step: int = 0
+    best_val: float = float("inf")
+    best_epoch: int = -1
+    epochs_since_best: int = 0
+    wall_seconds: float = 0.0
+    history: list[dict] = field(default_factory=list)
+
+
+def _state_path(run_dir: Path) -> Path:
+    return run_dir / "state.json"
+
+
+def load_state(run_dir: Path) -> TrainState:
+    path = _state_path(run_dir)
+    return TrainState(**json.loads(path.read_text())) if path.exists() else TrainState()
+
+
+def save_state(run_dir: Path, state: TrainState) -> None:
+    tmp = _state_path(run_dir).with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=1))
+    tmp.replace(_state_path(run_dir))
+
+
+def build_model(cfg: TrainConfig) -> Pix2Pix:
+    model = Pix2Pix(build_generator(cfg.ngf), build_discriminator(cfg.ndf), lambda_l1=cfg.lambda_l1)
+    model.compile(g_optimizer=keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1),
+                  d_optimizer=keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1))
+    return model
+
+
+def _checkpoint(model: Pix2Pix) -> tf.train.Checkpoint:
+    return tf.train.Checkpoint(generator=model.generator, discriminator=model.discriminator,
+                               g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer)
+
+
+def validate(model: Pix2Pix, val_ds: tf.data.Dataset, step_fn) -> dict[str, float]:
+    sums: dict[str, float] = {}
+    for batch in val_ds:
+        for k, v in step_fn(batch).items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+    n = max(sums.get("count", 0.0), 1.0)
+    return {"val_l1": sums["l1_sum"] / n, "val_face_mae": sums["face_abs_sum"] / max(sums["face_px"], 1.0),
+            "val_mask_iou": sums["mask_iou_sum"] / n}
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
+    """Trains (or resumes) and keeps the generator with the best validation face error in run_dir/best."""
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = load_state(run_dir) if resume else TrainState()
+    if not resume and (run_dir / "ckpt").exists():
+        raise FileExistsError(f"{run_dir} already has checkpoints: pass --resume or choose another --run-dir")
+    (run_dir / "config.json").write_text(json.dumps(asdict(cfg), default=str, indent=1))
+    model = build_model(cfg)
+    ckpt = _checkpoint(model)
+    manager = tf.train.CheckpointManager(ckpt, run_dir / "ckpt", max_to_keep=cfg.keep_checkpoints)
+    best_manager = tf.train.CheckpointManager(tf.train.Checkpoint(generator=model.generator), run_dir / "best",
+                                              max_to_keep=1)
+    if resume and manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        logger.info("resumed from %s (epoch %d, step %d)", manager.latest_checkpoint, state.epoch, state.step)
+    train_ds, counts = training_dataset(cfg.data)
+    val_ds = validation_dataset(cfg.data.data_dir, limit=cfg.val_limit)
+    logger.info("training on %s samples, ngf=%d, batch %d", counts, cfg.ngf, cfg.data.batch_size)
+    train_step = tf.function(model.train_step, reduce_retracing=True)
+    test_step = tf.function(model.test_step, reduce_retracing=True)
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
+    preview = next(iter(val_ds.unbatch().batch(4)))
+    iterator = iter(train_ds)
+    started = time.monotonic()
+    while state.epoch < cfg.epochs:
+        t0 = time.monotonic()
+        sums: dict[str, float] = {}
+        bar = tqdm(range(cfg.steps_per_epoch), desc=f"epoch {state.epoch + 1}/{cfg.epochs}", mininterval=10)
+        for _ in bar:
+            logs = train_step(next(iterator))
+            state.step += 1
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            if state.step % 50 == 0:
+                bar.set_postfix(l1=f"{float(logs['g_l1']):.4f}", d=f"{float(logs['d_loss']):.3f}")
+                with writer.as_default(step=state.step):
+                    for k, v in logs.items():
+                        tf.summary.scalar(f"train/{k}", v)
+        epoch_seconds = time.monotonic() - t0
+        state.wall_seconds += epoch_seconds
+        state.epoch += 1
+        metrics = {k: v / cfg.steps_per_epoch for k, v in sums.items()}
+        metrics.update(validate(model, val_ds, test_step))
+        metrics["img_per_s"] = cfg.steps_per_epoch * cfg.data.batch_size / epoch_seconds
+        metrics["epoch"] = state.epoch
+        state.history.append(metrics)
+        with writer.as_default(step=state.step):
+            for k in ("val_l1", "val_face_mae", "val_mask_iou", "img_per_s"):
+                tf.summary.scalar(f"val/{k}", metrics[k])
+            pred = model.generator(preview[0], training=False)
+            panel = tf.concat([(preview[0] + 1) / 2, tf.tile((preview[1] + 1) / 2, [1, 1, 1, 3]),
+                               tf.tile((pred + 1) / 2, [1, 1, 1, 3])], axis=2)
+            tf.summary.image("val/photo_target_prediction", panel, max_outputs=4)
+        logger.info("epoch %d: %s", state.epoch, {k: round(v, 5) for k, v in metrics.items()})
+        if metrics["val_face_mae"] < state.best_val:
+            state.best_val, state.best_epoch, state.epochs_since_best = metrics["val_face_mae"], state.epoch, 0
+            best_manager.save(checkpoint_number=state.epoch)
+        else:
+            state.epochs_since_best += 1
+        manager.save(checkpoint_number=state.epoch)
+        save_state(run_dir, state)
+        if state.epochs_since_best >= cfg.patience:
+            logger.info("early stop: no improvement for %d epochs", cfg.patience)
+            break
+        if cfg.max_minutes and (time.monotonic() - started) / 60 > cfg.max_minutes:
+            logger.info("stopping after %.0f minutes (resume with --resume)", (time.monotonic() - started) / 60)
+            break
+    return state
+
+
+def load_best_generator(run_dir: Path, ngf: int) -> keras.Model:
+    """The generator from run_dir/best (or the latest checkpoint when no best was kept)."""
+    generator = build_generator(ngf)
+    ckpt = tf.train.Checkpoint(generator=generator)
+    path = tf.train.latest_checkpoint(str(Path(run_dir) / "best")) or tf.train.latest_checkpoint(
+        str(Path(run_dir) / "ckpt"))
+    if path is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir}")
+    ckpt.restore(path).expect_partial()
+    logger.info("loaded generator from %s", path)
+    _ = generator(np.zeros((1, 256, 256, 3), np.float32), training=False)
+    return generator
