@@ -1,0 +1,273 @@
+"""Point cloud -> surface: screened Poisson reconstruction (trimmed to the face) or a fast heightfield mesh.
+
+Poisson closes every surface, so on a one-sided face scan it adds a balloon behind and around the data.
+:func:`trim_poisson` removes it in three steps: low-density vertices (Open3D's per-vertex density, the
+``trim_quantile`` lowest), everything outside the data's bounding box, then vertices farther than a
+couple of sample spacings from any input point. Colours come from the nearest input point and only the
+largest connected piece is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import open3d as o3d
+
+from reconstruction.camera import PinholeCamera
+from reconstruction.pointcloud import (
+    check_inputs,
+    depth_to_point_cloud,
+    estimate_normals,
+    remove_outliers,
+    valid_depth,
+)
+
+log = logging.getLogger(__name__)
+
+MESH_MODES = ("poisson", "grid")
+MIN_FACE_POINTS = 100
+"""Fewer valid samples than this cannot make a face mesh."""
+
+WIREFRAME_COLOR = (0.1, 0.55, 0.95)
+"""Line colour for meshes without vertex colours."""
+
+
+@dataclass(frozen=True)
+class MeshSettings:
+    """Every tunable of the reconstruction, with the defaults used by the CLI and the GUI."""
+
+    mode: str = "poisson"
+    poisson_depth: int = 8
+    trim_quantile: float = 0.05
+    outlier_std: float = 2.0
+    stride: int = 1
+    outlier_neighbors: int = 20
+    normal_radius_mm: float = 5.0
+    grid_max_slope: float = 10.0
+    """Grid mode: a quad is left out where depth changes by more than this many times its pixel
+    footprint (tan 84 degrees), so no skin is stretched across a depth discontinuity."""
+    n_threads: int = -1
+    """Poisson worker threads; -1 = all cores."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MESH_MODES:
+            raise ValueError(f"mesh mode must be one of {', '.join(MESH_MODES)}, got {self.mode!r}")
+        if not 4 <= self.poisson_depth <= 12:
+            raise ValueError(f"Poisson depth must be between 4 and 12, got {self.poisson_depth}")
+        if not 0.0 <= self.trim_quantile < 1.0:
+            raise ValueError(f"trim quantile must be in [0, 1), got {self.trim_quantile}")
+        if self.stride < 1:
+            raise ValueError(f"stride must be >= 1, got {self.stride}")
+        if self.outlier_std <= 0 or self.outlier_neighbors < 1:
+            raise ValueError("outlier removal needs outlier_std > 0 and outlier_neighbors >= 1")
+
+
+class Cancelled(Exception):
+    """The caller's ``cancelled()`` turned True; nothing was produced."""
+
+
+@dataclass
+class Reconstruction:
+    point_cloud: o3d.geometry.PointCloud
+    mesh: o3d.geometry.TriangleMesh
+    wireframe: o3d.geometry.LineSet
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage, keyed by the stage names passed to ``progress``."""
+
+
+def poisson_surface(
+    pcd: o3d.geometry.PointCloud, depth: int, n_threads: int = -1
+) -> tuple[o3d.geometry.TriangleMesh, np.ndarray]:
+    """Untrimmed screened Poisson surface and its per-vertex sample density (needs normals)."""
+    if not pcd.has_normals():
+        raise ValueError("Poisson reconstruction needs a point cloud with normals")
+    with o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Error):
+        mesh, densities = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
+            pcd, depth=depth, n_threads=n_threads
+        )
+    return mesh, np.asarray(densities)
+
+
+def _sample_spacing(nns: o3d.core.nns.NearestNeighborSearch, points: np.ndarray, samples: int = 1000) -> float:
+    """Median distance from a point to its nearest other point, from an evenly spread subset."""
+    subset = points[:: max(1, len(points) // samples)]
+    _, d2 = nns.knn_search(o3d.core.Tensor(subset.astype(np.float32)), 2)
+    return float(np.median(np.sqrt(d2.numpy()[:, 1])))
+
+
+def trim_poisson(
+    mesh: o3d.geometry.TriangleMesh,
+    densities: np.ndarray,
+    trim_quantile: float,
+    reference: o3d.geometry.PointCloud,
+    poisson_depth: int,
+) -> o3d.geometry.TriangleMesh:
+    """Cut a raw Poisson mesh back to the region covered by ``reference`` and colour it from there."""
+    if trim_quantile > 0:
+        mesh.remove_vertices_by_mask(densities < np.quantile(densities, trim_quantile))
+
+    ref = np.asarray(reference.points)
+    nns = o3d.core.nns.NearestNeighborSearch(o3d.core.Tensor(ref.astype(np.float32)))
+    nns.knn_index()
+    lo, hi = ref.min(axis=0), ref.max(axis=0)
+    # Poisson's octree spans the data's extent x 1.1 (Open3D's default scale); its cell is the resolution.
+    cell = 1.1 * float((hi - lo).max()) / 2**poisson_depth
+    max_distance = 2.0 * max(cell, _sample_spacing(nns, ref))
+
+    mesh = mesh.crop(o3d.geometry.AxisAlignedBoundingBox(lo - max_distance, hi + max_distance))
+    vertices = np.asarray(mesh.vertices)
+    if len(vertices) == 0 or len(mesh.triangles) == 0:
+        raise ValueError("too few face points left after trimming the Poisson surface")
+    index, d2 = nns.knn_search(o3d.core.Tensor(vertices.astype(np.float32)), 1)
+    index, distance = index.numpy()[:, 0], np.sqrt(d2.numpy()[:, 0])
+    if reference.has_colors():
+        mesh.vertex_colors = o3d.utility.Vector3dVector(np.asarray(reference.colors)[index])
+    mesh.remove_vertices_by_mask(distance > max_distance)
+    return clean_mesh(mesh)
+
+
+def clean_mesh(mesh: o3d.geometry.TriangleMesh) -> o3d.geometry.TriangleMesh:
+    """Drop degenerate/duplicate triangles and loose vertices, keep the largest connected piece."""
+    mesh.remove_degenerate_triangles()
+    mesh.remove_duplicated_triangles()
+    mesh.remove_duplicated_vertices()
+    if len(mesh.triangles) > 0:
+        clusters, sizes, _ = mesh.cluster_connected_triangles()
+        clusters, sizes = np.asarray(clusters), np.asarray(sizes)
+        if len(sizes) > 1:
+            mesh.remove_triangles_by_mask(clusters != int(np.argmax(sizes)))
+    mesh.remove_unreferenced_vertices()
+    if len(mesh.triangles) == 0:
+        raise ValueError("too few face points: the surface is empty after clean-up")
+    mesh.compute_vertex_normals()
+    return mesh
+
+
+def poisson_mesh(
+    pcd: o3d.geometry.PointCloud,
+    depth: int,
+    trim_quantile: float,
+    mask_points: o3d.geometry.PointCloud | None = None,
+    n_threads: int = -1,
+) -> o3d.geometry.TriangleMesh:
+    """Poisson surface of ``pcd`` (normals estimated if missing), trimmed to the face and coloured.
+
+    ``mask_points`` is the cloud that defines the face region and the colours (for example the full
+    cloud when ``pcd`` was subsampled for speed); by default ``pcd`` itself.
+    """
+    if not pcd.has_normals():
+        estimate_normals(pcd)
+    mesh, densities = poisson_surface(pcd, depth, n_threads)
+    return trim_poisson(mesh, densities, trim_quantile, mask_points if mask_points is not None else pcd, depth)
+
+
+def grid_mesh(
+    depth_mm: np.ndarray,
+    rgb: np.ndarray,
+    camera: PinholeCamera,
+    stride: int = 1,
+    max_slope: float = MeshSettings.grid_max_slope,
+) -> o3d.geometry.TriangleMesh:
+    """Heightfield mesh: a vertex per valid pixel (every ``stride``-th), two triangles per valid quad.
+
+    A quad is used when its four corners have depth and its depth range stays below ``max_slope`` times
+    its pixel footprint at that depth. Triangles are wound so that normals face the camera.
+    """
+    check_inputs(depth_mm, rgb, camera, stride)
+    depth = depth_mm[::stride, ::stride]
+    valid = valid_depth(depth)
+    rows, cols = depth.shape
+    index = np.full(depth.shape, -1, dtype=np.int64)
+    v, u = np.nonzero(valid)
+    index[v, u] = np.arange(len(v))
+
+    z = np.where(valid, depth, np.nan)
+    corners = np.stack([z[:-1, :-1], z[:-1, 1:], z[1:, :-1], z[1:, 1:]])
+    with np.errstate(invalid="ignore"):
+        near, far = corners.min(axis=0), corners.max(axis=0)
+        footprint = near * stride / min(camera.fx, camera.fy)
+        quad = np.all(np.isfinite(corners), axis=0) & (far - near <= max_slope * footprint)
+    qv, qu = np.nonzero(quad)
+    i00, i01 = index[qv, qu], index[qv, qu + 1]
+    i10, i11 = index[qv + 1, qu], index[qv + 1, qu + 1]
+    # Image x (u) and y (v) point along camera +x and +y, so (down, right) ordering faces -z.
+    triangles = np.concatenate([np.stack([i00, i10, i01], 1), np.stack([i01, i10, i11], 1)])
+
+    mesh = o3d.geometry.TriangleMesh()
+    mesh.vertices = o3d.utility.Vector3dVector(camera.backproject(u * stride, v * stride, depth[v, u]))
+    mesh.triangles = o3d.utility.Vector3iVector(triangles.astype(np.int32))
+    mesh.vertex_colors = o3d.utility.Vector3dVector(rgb[v * stride, u * stride].astype(np.float64) / 255.0)
+    mesh.remove_unreferenced_vertices()
+    mesh.compute_vertex_normals()
+    return mesh
+
+
+def wireframe(mesh: o3d.geometry.TriangleMesh, color: tuple[float, float, float] | None = None) -> o3d.geometry.LineSet:
+    """The mesh's unique edges; each line takes the mean colour of its ends (or ``color``)."""
+    triangles = np.asarray(mesh.triangles)
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    edges = np.unique(np.sort(edges, axis=1), axis=0)
+    lines = o3d.geometry.LineSet()
+    lines.points = o3d.utility.Vector3dVector(np.asarray(mesh.vertices))
+    lines.lines = o3d.utility.Vector2iVector(edges.astype(np.int32))
+    if color is None and mesh.has_vertex_colors():
+        colors = np.asarray(mesh.vertex_colors)
+        line_colors = 0.5 * (colors[edges[:, 0]] + colors[edges[:, 1]])
+    else:
+        line_colors = np.tile(np.asarray(color or WIREFRAME_COLOR, dtype=np.float64), (len(edges), 1))
+    lines.colors = o3d.utility.Vector3dVector(line_colors)
+    return lines
+
+
+def reconstruct(
+    depth_mm: np.ndarray,
+    rgb: np.ndarray,
+    camera: PinholeCamera,
+    settings: MeshSettings = MeshSettings(),
+    progress: Callable[[str], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Reconstruction:
+    """Depth map + photo -> point cloud, mesh and wire frame, reporting each stage by name.
+
+    Stages: "point cloud", "normals", "poisson surface", "trimming", "wireframe" in Poisson mode;
+    "point cloud", "grid mesh", "trimming", "wireframe" in grid mode (a heightfield needs no normals).
+    """
+    timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        if cancelled is not None and cancelled():
+            raise Cancelled(f"reconstruction cancelled before {name}")
+        if progress is not None:
+            progress(name)
+        start = time.perf_counter()
+        yield
+        timings[name] = time.perf_counter() - start
+        log.debug("%s: %.3f s", name, timings[name])
+
+    with stage("point cloud"):
+        pcd = depth_to_point_cloud(depth_mm, rgb, camera, settings.stride)
+        if len(pcd.points) >= MIN_FACE_POINTS:
+            pcd = remove_outliers(pcd, settings.outlier_neighbors, settings.outlier_std)
+        if len(pcd.points) < MIN_FACE_POINTS:
+            raise ValueError(f"too few face points: {len(pcd.points)} usable depth samples, need {MIN_FACE_POINTS}")
+    if settings.mode == "poisson":
+        with stage("normals"):
+            estimate_normals(pcd, settings.normal_radius_mm)
+        with stage("poisson surface"):
+            mesh, densities = poisson_surface(pcd, settings.poisson_depth, settings.n_threads)
+        with stage("trimming"):
+            mesh = trim_poisson(mesh, densities, settings.trim_quantile, pcd, settings.poisson_depth)
+    else:
+        with stage("grid mesh"):
+            mesh = grid_mesh(depth_mm, rgb, camera, settings.stride, settings.grid_max_slope)
+        with stage("trimming"):
+            mesh = clean_mesh(mesh)
+    with stage("wireframe"):
+        lines = wireframe(mesh)
+    return Reconstruction(point_cloud=pcd, mesh=mesh, wireframe=lines, timings=timings)

@@ -1,0 +1,208 @@
+"""Poisson and grid meshes, trimming, wire frames and the staged reconstruct()."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from reconstruction_scenes import SPHERE_CENTRE_Z_MM, SPHERE_RADIUS_MM, camera, hemisphere, plane
+
+from reconstruction.pointcloud import depth_to_point_cloud, estimate_normals
+from reconstruction.surface import (
+    Cancelled,
+    MeshSettings,
+    grid_mesh,
+    poisson_mesh,
+    poisson_surface,
+    reconstruct,
+    trim_poisson,
+    wireframe,
+)
+
+SPHERE_CENTRE = np.array([0.0, 0.0, SPHERE_CENTRE_Z_MM])
+CAP_HEIGHT_MM = 40.0
+"""The tests' sphere cap: the part of the hemisphere within 40 mm of its nearest point (60 deg half-angle),
+where pixels sample the surface densely, as on a face's front."""
+
+
+def sphere_error(mesh) -> np.ndarray:
+    return np.abs(np.linalg.norm(np.asarray(mesh.vertices) - SPHERE_CENTRE, axis=1) - SPHERE_RADIUS_MM)
+
+
+@pytest.fixture(scope="module")
+def cap():
+    cam = camera()
+    depth, rgb = hemisphere(cam)
+    depth[depth > SPHERE_CENTRE_Z_MM - SPHERE_RADIUS_MM + CAP_HEIGHT_MM] = np.nan
+    return depth, rgb, cam
+
+
+@pytest.fixture(scope="module")
+def cap_cloud(cap):
+    depth, rgb, cam = cap
+    return estimate_normals(depth_to_point_cloud(depth, rgb, cam))
+
+
+@pytest.fixture(scope="module")
+def cap_mesh(cap_cloud):
+    return poisson_mesh(cap_cloud, depth=7, trim_quantile=0.05, n_threads=1)
+
+
+def test_poisson_cap_matches_the_sphere(cap_mesh, cap_cloud):
+    assert len(cap_mesh.triangles) > 1000
+    assert np.median(sphere_error(cap_mesh)) < 0.1
+    assert np.percentile(sphere_error(cap_mesh), 99) < 1.0
+    analytic_area = 2 * np.pi * SPHERE_RADIUS_MM * CAP_HEIGHT_MM
+    assert cap_mesh.get_surface_area() == pytest.approx(analytic_area, rel=0.15)
+    points = np.asarray(cap_cloud.points)
+    lo, hi = cap_mesh.get_min_bound(), cap_mesh.get_max_bound()
+    np.testing.assert_allclose(lo, points.min(axis=0), atol=3.0)
+    np.testing.assert_allclose(hi, points.max(axis=0), atol=3.0)
+
+
+def test_poisson_mesh_is_one_clean_manifold_piece(cap_mesh):
+    assert cap_mesh.is_edge_manifold() and cap_mesh.is_vertex_manifold()
+    _, sizes, _ = cap_mesh.cluster_connected_triangles()
+    assert len(sizes) == 1
+
+
+def test_poisson_vertices_take_the_colour_of_the_nearest_pixel(cap_mesh, cap):
+    _, rgb, cam = cap
+    u, v = cam.project(np.asarray(cap_mesh.vertices))
+    expected = rgb[np.round(v).astype(int), np.round(u).astype(int)].astype(float)
+    error = np.abs(np.asarray(cap_mesh.vertex_colors) * 255 - expected)
+    # The image is a gradient of about 1.6 levels per pixel; nearest point = within a pixel or so.
+    assert np.median(error) <= 2.0
+
+
+def test_trimming_removes_the_poisson_balloon(cap_cloud):
+    raw, densities = poisson_surface(cap_cloud, depth=7, n_threads=1)
+    assert sphere_error(raw).max() > 10.0  # Poisson closes the open cap with a surface far off the sphere
+    trimmed = trim_poisson(raw, densities, 0.05, cap_cloud, poisson_depth=7)
+    assert len(trimmed.vertices) < len(densities)
+    assert sphere_error(trimmed).max() < 3.0
+
+
+def test_a_stronger_trim_quantile_removes_more(cap_cloud):
+    light = poisson_mesh(cap_cloud, depth=6, trim_quantile=0.0, n_threads=1)
+    strong = poisson_mesh(cap_cloud, depth=6, trim_quantile=0.3, n_threads=1)
+    assert len(strong.vertices) < len(light.vertices)
+
+
+def test_mask_points_give_region_and_colours_when_meshing_a_subsample(cap, cap_cloud):
+    depth, rgb, cam = cap
+    sparse = estimate_normals(depth_to_point_cloud(depth, rgb, cam, stride=3))
+    mesh = poisson_mesh(sparse, depth=6, trim_quantile=0.05, mask_points=cap_cloud, n_threads=1)
+    assert np.median(sphere_error(mesh)) < 1.0
+    assert mesh.get_surface_area() == pytest.approx(2 * np.pi * SPHERE_RADIUS_MM * CAP_HEIGHT_MM, rel=0.15)
+    assert mesh.has_vertex_colors()
+
+
+def test_grid_mesh_of_a_plane_is_manifold_open_and_faces_the_camera():
+    cam = camera(width=40, height=30)
+    depth, rgb = plane(cam)
+    mesh = grid_mesh(depth, rgb, cam)
+    assert len(mesh.vertices) == 40 * 30
+    assert len(mesh.triangles) == 2 * 39 * 29
+    assert mesh.is_edge_manifold() and mesh.is_vertex_manifold()
+    assert not mesh.is_watertight()
+    mesh.compute_triangle_normals()
+    np.testing.assert_allclose(np.asarray(mesh.triangle_normals), [[0.0, 0.0, -1.0]] * len(mesh.triangles), atol=1e-9)
+    np.testing.assert_allclose(np.asarray(mesh.vertex_colors) * 255, [[200, 120, 40]] * len(mesh.vertices))
+
+
+def test_grid_mesh_stride_and_holes():
+    cam = camera(width=41, height=31)
+    depth, rgb = plane(cam)
+    assert len(grid_mesh(depth, rgb, cam, stride=2).triangles) == 2 * 20 * 15
+    depth[10, 10] = np.nan  # an inner pixel: the four quads around it go
+    mesh = grid_mesh(depth, rgb, cam)
+    assert len(mesh.triangles) == 2 * (40 * 30 - 4)
+    assert len(mesh.vertices) == 41 * 31 - 1
+
+
+def test_grid_mesh_does_not_bridge_depth_discontinuities():
+    cam = camera(width=40, height=30)
+    depth, rgb = plane(cam)
+    depth[:, 20:] = 600.0  # a 100 mm step between columns 19 and 20
+    assert len(grid_mesh(depth, rgb, cam).triangles) == 2 * 29 * 38
+    depth[:, 20:] = 501.0  # a gentle 1 mm step (about 35 degrees at this footprint) stays connected
+    assert len(grid_mesh(depth, rgb, cam).triangles) == 2 * 29 * 39
+
+
+def test_grid_mesh_of_the_hemisphere_lies_on_it():
+    cam = camera()
+    depth, rgb = hemisphere(cam)
+    mesh = grid_mesh(depth, rgb, cam)
+    assert sphere_error(mesh).max() < 0.01
+    assert mesh.is_edge_manifold()
+
+
+def test_wireframe_has_each_mesh_edge_once_with_colours():
+    cam = camera(width=5, height=4)
+    depth, rgb = plane(cam)
+    lines = wireframe(grid_mesh(depth, rgb, cam))
+    # 4 rows x 4 horizontal + 3 x 5 vertical + 3 x 4 diagonal edges.
+    assert len(lines.lines) == 4 * 4 + 3 * 5 + 3 * 4
+    edges = np.sort(np.asarray(lines.lines), axis=1)
+    assert len(np.unique(edges, axis=0)) == len(edges)
+    np.testing.assert_allclose(np.asarray(lines.colors) * 255, [[200, 120, 40]] * len(edges))
+
+
+def test_wireframe_without_vertex_colours_uses_the_given_colour(cap_mesh):
+    bare = type(cap_mesh)(cap_mesh)
+    bare.vertex_colors.clear()
+    lines = wireframe(bare, color=(1.0, 0.0, 0.0))
+    assert np.all(np.asarray(lines.colors) == [1.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "mode, stages",
+    [
+        ("poisson", ["point cloud", "normals", "poisson surface", "trimming", "wireframe"]),
+        ("grid", ["point cloud", "grid mesh", "trimming", "wireframe"]),
+    ],
+)
+def test_reconstruct_reports_every_stage_and_times_it(cap, mode, stages):
+    depth, rgb, cam = cap
+    seen: list[str] = []
+    result = reconstruct(depth, rgb, cam, MeshSettings(mode=mode, poisson_depth=6, n_threads=1), seen.append)
+    assert seen == stages
+    assert list(result.timings) == stages
+    assert all(seconds >= 0 for seconds in result.timings.values())
+    assert len(result.mesh.triangles) > 1000
+    assert len(result.wireframe.lines) > len(result.mesh.triangles)
+    assert len(result.point_cloud.points) > 0.95 * np.isfinite(depth).sum()
+    assert np.median(sphere_error(result.mesh)) < 0.1
+
+
+def test_reconstruct_stops_when_cancelled(cap):
+    depth, rgb, cam = cap
+    seen: list[str] = []
+    with pytest.raises(Cancelled):
+        reconstruct(
+            depth,
+            rgb,
+            cam,
+            MeshSettings(poisson_depth=6, n_threads=1),
+            seen.append,
+            cancelled=lambda: "normals" in seen,
+        )
+    assert seen == ["point cloud", "normals"]
+
+
+def test_reconstruct_rejects_depth_without_a_face(cap):
+    _, rgb, cam = cap
+    with pytest.raises(ValueError, match="too few face points"):
+        reconstruct(np.full((cam.height, cam.width), np.nan, np.float32), rgb, cam)
+    few = np.full((cam.height, cam.width), np.nan, np.float32)
+    few[:5, :10] = 500.0
+    with pytest.raises(ValueError, match="too few face points"):
+        reconstruct(few, rgb, cam, MeshSettings(mode="grid"))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"mode": "marching"}, {"poisson_depth": 3}, {"trim_quantile": 1.0}, {"stride": 0}, {"outlier_std": 0.0}]
+)
+def test_mesh_settings_are_validated(kwargs):
+    with pytest.raises(ValueError):
+        MeshSettings(**kwargs)
