@@ -1,0 +1,213 @@
+"""Writing meshes, wire frames, point clouds and depth maps, always atomically.
+
+Geometry is written in the export frame of :mod:`reconstruction.camera` (x right, y up, z towards the
+viewer, millimetres). Each file is first written to a hidden temporary name in the target folder
+(keeping the real suffix, which Open3D and OpenCV use to pick the format) and then moved over the
+target with ``os.replace``, so a target is either untouched or complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import open3d as o3d
+import trimesh
+
+from reconstruction.camera import EXPORT_ROTATION
+
+log = logging.getLogger(__name__)
+
+MESH_FORMATS = ("ply", "obj", "stl", "glb")
+DEPTH_FORMATS = ("png16", "npy", "color")
+DEPTH_SUFFIX = {"png16": ".png", "npy": ".npy", "color": ".png"}
+PNG16_STEPS_PER_MM = 10.0
+"""png16 stores depth in 0.1 mm steps, 0 = no depth, so at most 6553.5 mm."""
+
+
+class OutputExistsError(FileExistsError):
+    """The target exists and the caller did not ask to overwrite it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} already exists; pass --overwrite to replace it")
+        self.path = path
+
+
+def atomic_write(path: Path, writer: Callable[[Path], None], overwrite: bool = False) -> Path:
+    """Call ``writer(temp)`` with a temporary file beside ``path``, then move it onto ``path``.
+
+    Raises OutputExistsError if ``path`` exists and ``overwrite`` is False; on any failure the
+    temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"output folder {path.parent} does not exist")
+    temp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        writer(temp)
+        if not temp.is_file():
+            raise OSError(f"could not write {path}")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    log.info("wrote %s", path)
+    return path
+
+
+def _check(ok: bool, path: Path) -> None:
+    """Open3D and OpenCV writers report failure by returning False."""
+    if not ok:
+        raise OSError(f"could not write {path}")
+
+
+def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in allowed:
+        raise ValueError(f"{what} file {path} must end in one of: {', '.join('.' + s for s in allowed)}")
+    return suffix
+
+
+def to_export_frame(geometry):
+    """A rotated copy (camera frame -> export frame) of a TriangleMesh, LineSet or PointCloud."""
+    copy = type(geometry)(geometry)
+    copy.rotate(EXPORT_ROTATION, center=np.zeros(3))
+    return copy
+
+
+def to_trimesh(mesh: o3d.geometry.TriangleMesh) -> trimesh.Trimesh:
+    """Open3D mesh (already in the export frame) -> trimesh mesh with 8-bit vertex colours."""
+    colors = None
+    if mesh.has_vertex_colors():
+        colors = np.round(np.asarray(mesh.vertex_colors) * 255).clip(0, 255).astype(np.uint8)
+    return trimesh.Trimesh(
+        vertices=np.asarray(mesh.vertices),
+        faces=np.asarray(mesh.triangles),
+        vertex_normals=np.asarray(mesh.vertex_normals) if mesh.has_vertex_normals() else None,
+        vertex_colors=colors,
+        process=False,
+    )
+
+
+def save_mesh(mesh: o3d.geometry.TriangleMesh, path: Path, overwrite: bool = False) -> Path:
+    """Write a mesh; the suffix picks the format. PLY, OBJ and GLB keep vertex colours, STL cannot."""
+    fmt = _suffix(path, MESH_FORMATS, "mesh")
+    if len(mesh.triangles) == 0:
+        raise ValueError("the mesh is empty; nothing to write")
+    exported = to_export_frame(mesh)
+    if not exported.has_vertex_normals():
+        exported.compute_vertex_normals()
+
+    def write(temp: Path) -> None:
+        if fmt == "ply":
+            _check(o3d.io.write_triangle_mesh(str(temp), exported, write_vertex_colors=True), temp)
+        else:
+            temp.write_bytes(_as_bytes(to_trimesh(exported).export(file_type=fmt)))
+
+    return atomic_write(path, write, overwrite)
+
+
+def _as_bytes(data: bytes | str) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def save_wireframe(lineset: o3d.geometry.LineSet, path: Path, overwrite: bool = False) -> Path:
+    """Write the wire frame as a binary PLY with ``vertex`` (x, y, z, red, green, blue) and ``edge``
+    (vertex1, vertex2) elements, which MeshLab, Blender, Open3D and trimesh all read.
+
+    Colours go on the vertices (viewers blend them along each edge): trimesh cannot parse edges that
+    carry their own colour properties. A vertex takes the mean colour of the lines that meet there.
+    """
+    _suffix(path, ("ply",), "wire frame")
+    exported = to_export_frame(lineset)
+    points = np.asarray(exported.points)
+    lines = np.asarray(exported.lines)
+    vertices = np.zeros(len(points), dtype=[("xyz", "<f4", 3), ("rgb", "u1", 3)])
+    vertices["xyz"] = points
+    if exported.has_colors():
+        sums = np.zeros((len(points), 3))
+        counts = np.zeros(len(points))
+        for end in (0, 1):
+            np.add.at(sums, lines[:, end], np.asarray(exported.colors))
+            np.add.at(counts, lines[:, end], 1)
+        vertices["rgb"] = np.round(255 * sums / np.maximum(counts, 1)[:, None]).clip(0, 255)
+    header = (
+        "ply\nformat binary_little_endian 1.0\ncomment FaceDepth wire frame, mm, x right y up z to viewer\n"
+        f"element vertex {len(points)}\nproperty float x\nproperty float y\nproperty float z\n"
+        "property uchar red\nproperty uchar green\nproperty uchar blue\n"
+        f"element edge {len(lines)}\nproperty int vertex1\nproperty int vertex2\nend_header\n"
+    )
+
+    def write(temp: Path) -> None:
+        with open(temp, "wb") as handle:
+            handle.write(header.encode("ascii"))
+            handle.write(vertices.tobytes())
+            handle.write(lines.astype("<i4").tobytes())
+
+    return atomic_write(path, write, overwrite)
+
+
+def save_point_cloud(pcd: o3d.geometry.PointCloud, path: Path, overwrite: bool = False) -> Path:
+    """Write the coloured point cloud (with normals when it has them) as PLY."""
+    _suffix(path, ("ply",), "point cloud")
+    exported = to_export_frame(pcd)
+    return atomic_write(path, lambda temp: _check(o3d.io.write_point_cloud(str(temp), exported), temp), overwrite)
+
+
+def colorize_depth(depth_mm: np.ndarray) -> np.ndarray:
+    """(H, W) depth -> (H, W, 3) uint8 RGB: nearest red through yellow/green to farthest blue, black = none."""
+    valid = np.isfinite(depth_mm) & (depth_mm > 0)
+    out = np.zeros((*depth_mm.shape, 3), dtype=np.uint8)
+    if not valid.any():
+        return out
+    values = depth_mm[valid].astype(np.float64)
+    near, far = values.min(), values.max()
+    closeness = 1.0 - (values - near) / max(far - near, 1e-6)
+    levels = np.round(closeness * 255).astype(np.uint8)
+    # TURBO maps 0 -> dark blue and 255 -> dark red; OpenCV returns BGR.
+    colored = cv2.applyColorMap(levels.reshape(-1, 1), cv2.COLORMAP_TURBO).reshape(-1, 3)
+    out[valid] = colored[:, ::-1]
+    return out
+
+
+def save_depth(depth_mm: np.ndarray, path: Path, kind: str, overwrite: bool = False) -> Path:
+    """Write a depth map as ``png16`` (uint16, mm x 10, 0 = none), ``npy`` (float32 mm, NaN = none) or
+    ``color`` (RGB colour map, near = warm, black = none)."""
+    if kind not in DEPTH_FORMATS:
+        raise ValueError(f"depth format must be one of {', '.join(DEPTH_FORMATS)}, got {kind!r}")
+    if Path(path).suffix.lower() != DEPTH_SUFFIX[kind]:
+        raise ValueError(f"{kind} depth file {path} must end in {DEPTH_SUFFIX[kind]}")
+    depth = np.asarray(depth_mm, dtype=np.float32)
+    if depth.ndim != 2:
+        raise ValueError(f"depth must be a 2-D array (H, W), got shape {depth.shape}")
+    valid = np.isfinite(depth) & (depth > 0)
+
+    if kind == "npy":
+        clean = np.where(valid, depth, np.float32(np.nan)).astype(np.float32)
+
+        def write(temp: Path) -> None:
+            with open(temp, "wb") as handle:
+                np.save(handle, clean)
+
+    elif kind == "png16":
+        steps = np.where(valid, np.round(depth.astype(np.float64) * PNG16_STEPS_PER_MM), 0)
+        if steps.max(initial=0) > np.iinfo(np.uint16).max:
+            raise ValueError("depth beyond 6553.5 mm cannot be stored as png16; use npy")
+        image = steps.astype(np.uint16)
+
+        def write(temp: Path) -> None:
+            _check(cv2.imwrite(str(temp), image), temp)
+
+    else:
+        bgr = np.ascontiguousarray(colorize_depth(depth)[:, :, ::-1])
+
+        def write(temp: Path) -> None:
+            _check(cv2.imwrite(str(temp), bgr), temp)
+
+    return atomic_write(path, write, overwrite)
