@@ -20,6 +20,7 @@ millimetres matches the nominal crop size whatever the photo's resolution.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,8 +70,13 @@ class DepthService:
         self.estimator = estimator
         self.detector = detector if detector is not None else FaceDetector()
 
-    def predict(self, rgb: np.ndarray, detect: bool = True) -> DepthPrediction:
-        """Depth of the largest face in ``rgb`` (H, W, 3 uint8), or of the whole image when ``detect`` is off."""
+    def predict(self, rgb: np.ndarray, detect: bool = True,
+                progress: Callable[[str], None] | None = None) -> DepthPrediction:
+        """Depth of the largest face in ``rgb`` (H, W, 3 uint8), or of the whole image when ``detect`` is off.
+
+        ``progress`` (optional) is called with "detecting face" and "estimating depth" as they start.
+        """
+        report = progress or (lambda _stage: None)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
         height, width = rgb.shape[:2]
@@ -79,6 +85,7 @@ class DepthService:
         start = time.perf_counter()
         face = None
         if detect:
+            report("detecting face")
             face = self.detector.largest(rgb)
             if face is None:
                 raise NoFaceError("no face found in the image; use --no-detect to process the whole image")
@@ -87,6 +94,7 @@ class DepthService:
             box = crop.whole_image_box(width, height)
         timings["detect"] = time.perf_counter() - start
 
+        report("estimating depth")
         start = time.perf_counter()
         photo = to_network_input(crop.crop_image(rgb, box))
         timings["crop"] = time.perf_counter() - start

@@ -1,0 +1,261 @@
+"""The ``facedepth`` command: face photos -> depth maps and 3D meshes, or information on the model.
+
+Exit status: 0 all photos done; 1 some photo failed (one ``error: <file>: <reason>`` line each, the
+others still run) or an unexpected error; 2 bad command line; 3 the generator weights are missing or
+damaged; 4 the output folder cannot be created or written. Tracebacks are shown only with ``-v``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WEIGHTS, EXIT_OUTPUT = 0, 1, 2, 3, 4
+MESH_MODES = ("poisson", "grid", "none")
+
+logger = logging.getLogger(__name__)
+
+
+class UsageError(Exception):
+    """A problem with the command as a whole (not with one photo): message and exit status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _format_list(allowed: Sequence[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        if text.strip().lower() == "none":
+            return []
+        items = [item.strip().lower() for item in text.split(",") if item.strip()]
+        unknown = [item for item in items if item not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown format {', '.join(unknown)} (choose from "
+                                             f"{','.join(allowed)}, or none)")
+        return list(dict.fromkeys(items))
+
+    return parse
+
+
+def _poisson_depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 4 <= value <= 12:
+        raise argparse.ArgumentTypeError(f"must be between 4 and 12, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from reconstruction.export import DEPTH_FORMATS, MESH_FORMATS
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--weights", type=Path, metavar="PATH",
+                        help="generator .tflite (default: the bundled weights/generator.tflite, or $FACEDEPTH_WEIGHTS)")
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more detail: -v progress and tracebacks, -vv debug log")
+
+    parser = argparse.ArgumentParser(prog="facedepth", description="One face photo -> depth map -> 3D face mesh.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    predict = commands.add_parser("predict", parents=[common], help="make depth maps and meshes from photos",
+                                  description="Estimate the depth of the largest face in each photo and build a mesh.")
+    predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photo files (JPEG, PNG, ...)")
+    predict.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR",
+                         help="folder for the results (created if missing)")
+    predict.add_argument("--formats", type=_format_list(MESH_FORMATS), default=list(MESH_FORMATS),
+                         metavar="LIST",
+                         help=f"mesh files to write (default {','.join(MESH_FORMATS)}; 'none' for none)")
+    predict.add_argument("--save-depth", type=_format_list(DEPTH_FORMATS), default=list(DEPTH_FORMATS),
+                         metavar="LIST",
+                         help=f"depth files to write (default {','.join(DEPTH_FORMATS)}; 'none' for none)")
+    predict.add_argument("--mesh", choices=MESH_MODES, default="poisson",
+                         help="poisson: smooth closed-up surface (default); grid: fast heightfield; "
+                              "none: depth files only")
+    predict.add_argument("--poisson-depth", type=_poisson_depth, default=8, metavar="N",
+                         help="octree depth of the Poisson solver, 4-12 (default 8; higher = finer and slower)")
+    predict.add_argument("--no-detect", action="store_true",
+                         help="skip face detection and treat the whole image as the face crop")
+    predict.add_argument("--no-wireframe", action="store_true", help="do not write <stem>_wireframe.ply")
+    predict.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+    commands.add_parser("info", parents=[common], help="show which weights are used and their model card")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and the problem (status 2) or the help (0)
+        return int(exc.code or 0)
+    _configure_logging(args.verbose)
+    try:
+        return _predict(args) if args.command == "predict" else _info(args)
+    except UsageError as exc:
+        _error(str(exc))
+        return exc.status
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as exc:
+        hint = "" if args.verbose else " (run with -v for details)"
+        _error(f"unexpected {type(exc).__name__}: {_one_line(exc)}{hint}")
+        if args.verbose:
+            traceback.print_exc()
+        return EXIT_FAILED
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from app.pipeline import PipelineSettings, output_paths, save_outputs
+    from reconstruction.surface import MeshSettings
+
+    pipeline = _load_pipeline(args.weights)
+    out_dir = _prepare_output_dir(args.output)
+    mesh = None if args.mesh == "none" else MeshSettings(mode=args.mesh, poisson_depth=args.poisson_depth)
+    settings = PipelineSettings(detect=not args.no_detect, mesh=mesh)
+    inputs = {_resolved(image) for image in args.images}
+    stems: dict[str, Path] = {}
+    failures = 0
+
+    with tqdm(args.images, unit="photo", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
+        for image in bar:
+            bar.set_description(image.name)
+            try:
+                stem = image.stem
+                if stem in stems:
+                    raise ValueError(f"outputs would be named like those of {stems[stem]}; rename one of them")
+                stems[stem] = image
+                targets = output_paths(out_dir, stem, args.formats, args.save_depth, not args.no_wireframe,
+                                       with_mesh=mesh is not None)
+                _check_targets(targets, inputs, args.overwrite)
+                result = pipeline.run(image, settings, progress=lambda stage, _f: bar.set_postfix_str(stage))
+                written = save_outputs(result, out_dir, stem, args.formats, args.save_depth, args.overwrite,
+                                       wireframe=not args.no_wireframe)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:
+                failures += 1
+                tqdm.write(f"error: {image}: {_reason(exc, args.verbose)}", file=sys.stderr)
+                if args.verbose and not _expected(exc):
+                    traceback.print_exc()
+                continue
+            tqdm.write(f"{image}: {len(written)} files in {out_dir} ({result.timings['total']:.1f} s)", file=sys.stdout)
+            for path in written:
+                logger.info("  %s", path)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _info(args: argparse.Namespace) -> int:
+    from model import resources
+    from model.inference import file_sha256
+
+    path = args.weights or resources.default_weights()
+    _load_pipeline(args.weights)  # the same checks as predict: exists, loads, matches its card
+    print(f"weights: {path}")
+    print(f"sha256:  {file_sha256(path)}")
+    card = path.parent / resources.MODEL_CARD_FILE
+    if card.is_file():
+        print(f"model card: {card}")
+        for line in card.read_text(encoding="utf-8", errors="replace").splitlines()[:12]:
+            print(f"  {line}")
+    else:
+        print("model card: none beside the weights (integrity not checked)")
+    return EXIT_OK
+
+
+def _load_pipeline(weights: Path | None):
+    from app.pipeline import Pipeline
+    from model.inference import WeightsError
+
+    pipeline = Pipeline(weights)
+    try:
+        pipeline.service  # noqa: B018 - load and check the generator before touching any photo
+    except WeightsError as exc:
+        raise UsageError(str(exc), EXIT_WEIGHTS) from exc
+    return pipeline
+
+
+def _prepare_output_dir(out_dir: Path) -> Path:
+    """Creates the output folder and proves it writable (a probe file, removed at once)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"cannot use output folder {out_dir}: a file with that name exists", EXIT_OUTPUT) from None
+    except OSError as exc:
+        raise UsageError(f"cannot create output folder {out_dir}: {exc.strerror or exc}", EXIT_OUTPUT) from exc
+    try:
+        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".facedepth-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"cannot write to output folder {out_dir}: {exc.strerror or exc}", EXIT_OUTPUT) from exc
+    return out_dir
+
+
+def _check_targets(targets: list[Path], inputs: set[Path], overwrite: bool) -> None:
+    """Refuses before any work when a target exists (without --overwrite) or is one of the input photos."""
+    from reconstruction.export import OutputExistsError
+
+    for target in targets:
+        if _resolved(target) in inputs:
+            raise ValueError(f"output {target} would replace an input photo; choose another output folder")
+        if not overwrite and target.exists():
+            raise OutputExistsError(target)
+
+
+def _expected(exc: Exception) -> bool:
+    from model.imageio import ImageLoadError
+    from model.inference import WeightsError
+    from model.service import NoFaceError
+
+    return isinstance(exc, ImageLoadError | NoFaceError | WeightsError | ValueError | OSError)
+
+
+def _reason(exc: Exception, verbose: int) -> str:
+    if not _expected(exc):
+        hint = "" if verbose else " (run with -v for details)"
+        return f"unexpected {type(exc).__name__}: {_one_line(exc)}{hint}"
+    if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, FileExistsError):
+        return f"cannot write {exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return _one_line(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines) if lines else type(exc).__name__
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Photo -> depth -> mesh, and writing the results: the glue shared by the CLI and the GUI (no Kivy here).
+
+Output names for a photo with stem ``<stem>``: ``<stem>.<ply|obj|stl|glb>`` (mesh), ``<stem>_depth.png``
+(16-bit depth, 0.1 mm steps), ``<stem>_depth.npy`` (float32 mm, NaN outside the face, the photo's full
+size), ``<stem>_depth_color.png`` (colour map) and ``<stem>_wireframe.ply`` (the mesh's edges).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from model.imageio import load_photo
+from model.inference import load_estimator
+from model.service import DepthPrediction, DepthService
+from reconstruction import export
+from reconstruction.camera import PinholeCamera
+from reconstruction.surface import Cancelled, MeshSettings, Reconstruction, reconstruct
+
+logger = logging.getLogger(__name__)
+
+STAGE_FRACTIONS = {
+    "loading": 0.0,
+    "detecting face": 0.05,
+    "estimating depth": 0.2,
+    "point cloud": 0.3,
+    "normals": 0.4,
+    "poisson surface": 0.5,
+    "grid mesh": 0.5,
+    "trimming": 0.85,
+    "wireframe": 0.93,
+    "done": 1.0,
+}
+"""Progress fraction reported when each stage starts (rough shares of a typical Poisson run)."""
+
+DEPTH_FILE_SUFFIX = {"png16": "_depth.png", "npy": "_depth.npy", "color": "_depth_color.png"}
+WIREFRAME_SUFFIX = "_wireframe.ply"
+
+
+@dataclass
+class PipelineSettings:
+    detect: bool = True
+    """Find the largest face and crop around it; off = treat the whole image as the face crop."""
+    mesh: MeshSettings | None = field(default_factory=MeshSettings)
+    """How to build the mesh; None = depth map only, no mesh."""
+
+
+@dataclass
+class PipelineResult:
+    prediction: DepthPrediction
+    reconstruction: Reconstruction | None
+    timings: dict[str, float]
+    """Seconds per stage: "load" (and "load model" on a first run), the prediction's and the
+    reconstruction's stages, and "total"."""
+
+    def camera(self) -> PinholeCamera:
+        return camera_of(self.prediction)
+
+
+def camera_of(prediction: DepthPrediction) -> PinholeCamera:
+    fx, fy, cx, cy = prediction.camera
+    height, width = prediction.depth_mm.shape
+    return PinholeCamera(fx=fx, fy=fy, cx=cx, cy=cy, width=width, height=height)
+
+
+class Pipeline:
+    """Loads the generator on first use (raises WeightsError) and keeps it, and the face detector, warm."""
+
+    def __init__(self, weights: Path | None = None) -> None:
+        self.weights = weights
+        self._service: DepthService | None = None
+
+    @property
+    def service(self) -> DepthService:
+        if self._service is None:
+            self._service = DepthService(load_estimator(self.weights))
+        return self._service
+
+    def run(
+        self,
+        source: Path | np.ndarray,
+        settings: PipelineSettings | None = None,
+        progress: Callable[[str, float], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> PipelineResult:
+        """One photo (a file or an RGB uint8 array) through depth estimation and, if asked, meshing.
+
+        Raises ImageLoadError, NoFaceError, WeightsError, ValueError("too few face points ...") and
+        reconstruction.surface.Cancelled when ``cancelled()`` turns True between stages.
+        """
+        settings = settings or PipelineSettings()
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+
+        def stage(name: str) -> None:
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"cancelled before {name}")
+            if progress is not None:
+                progress(name, STAGE_FRACTIONS.get(name, 0.0))
+
+        stage("loading")
+        if self._service is None:
+            start = time.perf_counter()
+            self.service  # noqa: B018 - loads the generator, timed separately from the photo
+            timings["load model"] = time.perf_counter() - start
+        start = time.perf_counter()
+        rgb = load_photo(Path(source)) if not isinstance(source, np.ndarray) else source
+        timings["load"] = time.perf_counter() - start
+
+        prediction = self.service.predict(rgb, detect=settings.detect, progress=stage)
+        timings.update(prediction.timings)
+
+        recon = None
+        if settings.mesh is not None:
+            recon = reconstruct(prediction.depth_mm, prediction.image, camera_of(prediction), settings.mesh,
+                                progress=stage, cancelled=cancelled)
+            timings.update(recon.timings)
+        if progress is not None:
+            progress("done", STAGE_FRACTIONS["done"])
+        timings["total"] = time.perf_counter() - started
+        return PipelineResult(prediction=prediction, reconstruction=recon, timings=timings)
+
+
+def output_paths(out_dir: Path, stem: str, mesh_formats: Iterable[str], depth_formats: Iterable[str],
+                 wireframe: bool = True, with_mesh: bool = True) -> list[Path]:
+    """Every file :func:`save_outputs` would write, in writing order."""
+    out_dir = Path(out_dir)
+    mesh_formats, depth_formats = list(mesh_formats), list(depth_formats)
+    for fmt in mesh_formats:
+        if fmt not in export.MESH_FORMATS:
+            raise ValueError(f"unknown mesh format {fmt!r} (choose from {', '.join(export.MESH_FORMATS)})")
+    for fmt in depth_formats:
+        if fmt not in export.DEPTH_FORMATS:
+            raise ValueError(f"unknown depth format {fmt!r} (choose from {', '.join(export.DEPTH_FORMATS)})")
+    paths = [out_dir / f"{stem}{DEPTH_FILE_SUFFIX[fmt]}" for fmt in depth_formats]
+    if with_mesh:
+        paths += [out_dir / f"{stem}.{fmt}" for fmt in mesh_formats]
+        if wireframe:
+            paths.append(out_dir / f"{stem}{WIREFRAME_SUFFIX}")
+    return paths
+
+
+def save_outputs(result: PipelineResult, out_dir: Path, stem: str, mesh_formats: Iterable[str],
+                 depth_formats: Iterable[str], overwrite: bool, wireframe: bool = True) -> list[Path]:
+    """Writes the depth files and (when a mesh was built) meshes and wire frame; returns the paths.
+
+    All-or-nothing for one photo: every target is checked before anything is written (an existing one
+    raises OutputExistsError unless ``overwrite``), and if a write fails, the files this call had
+    already created are removed again. Each file is written atomically.
+    """
+    recon = result.reconstruction
+    mesh_formats, depth_formats = list(mesh_formats), list(depth_formats)
+    paths = output_paths(out_dir, stem, mesh_formats, depth_formats, wireframe, with_mesh=recon is not None)
+    if not overwrite:
+        for path in paths:
+            if path.exists():
+                raise export.OutputExistsError(path)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    depth = result.prediction.depth_mm
+    writers: list[Callable[[Path], Path]] = [
+        lambda path, kind=kind: export.save_depth(depth, path, kind, overwrite=overwrite) for kind in depth_formats
+    ]
+    if recon is not None:
+        writers += [lambda path: export.save_mesh(recon.mesh, path, overwrite=overwrite)] * len(mesh_formats)
+        if wireframe:
+            writers.append(lambda path: export.save_wireframe(recon.wireframe, path, overwrite=overwrite))
+    created: list[Path] = []
+    try:
+        for path, write in zip(paths, writers, strict=True):
+            existed = path.exists()
+            write(path)
+            if not existed:
+                created.append(path)
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
+    return paths
