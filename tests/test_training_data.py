@@ -1,0 +1,95 @@
+"""The data engine: rendering geometry, depth/photo alignment, the crop rule and the depth code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model import depthcode, spec
+from model.crop import box_from_landmarks
+
+eos = pytest.importorskip("eos")
+
+from training.facemodel import FaceModel, boundary_loops, default_sfm_dir  # noqa: E402
+from training.raster import rasterize  # noqa: E402
+from training.synthetic import SyntheticConfig, render_scene, sample_scene  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not (default_sfm_dir() / "sfm_shape_3448.bin").exists(),
+                                reason="Surrey Face Model not found (../shared/data/sfm)")
+
+
+@pytest.fixture(scope="module")
+def face_model() -> FaceModel:
+    return FaceModel()
+
+
+def test_rasterize_square_covers_expected_pixels():
+    # Two triangles forming the square [2, 6) x [3, 7) at depth 5.
+    verts = np.array([[2, 3, 5], [6, 3, 5], [6, 7, 5], [2, 7, 5]], float)
+    tris = np.array([[0, 1, 2], [0, 2, 3]])
+    r = rasterize(verts, tris, 10, 10)
+    expected = np.zeros((10, 10), bool)
+    expected[3:7, 2:6] = True
+    assert np.array_equal(r.mask, expected)
+    assert np.allclose(r.depth[r.mask], 5)
+
+
+def test_rasterize_nearest_wins():
+    near = np.array([[0, 0, 1], [8, 0, 1], [0, 8, 1]], float)
+    far = np.array([[0, 0, 9], [8, 0, 9], [0, 8, 9]], float)
+    verts = np.r_[far, near]
+    r = rasterize(verts, np.array([[0, 1, 2], [3, 4, 5]]), 8, 8, attributes=np.r_[np.zeros((3, 1)), np.ones((3, 1))])
+    assert np.allclose(r.depth[r.mask], 1)
+    assert np.allclose(r.attributes[r.mask], 1)
+
+
+def test_mouth_is_capped(face_model):
+    loops = boundary_loops(face_model.capped_triangles)
+    assert len(loops) == 1, "only the outer boundary of the face mask stays open"
+
+
+def test_depth_code_round_trip():
+    dist = np.array([[500.0, 520.0], [560.0, 0.0]])
+    mask = np.array([[True, True], [True, False]])
+    code = depthcode.encode(dist, mask, crop_side_mm=300.0)
+    assert code[0, 0] == pytest.approx(spec.NEAR_CODE)
+    assert code[1, 1] == spec.BACKGROUND_CODE
+    back = depthcode.decode(code, crop_side_mm=300.0, nearest_mm=500.0)
+    assert np.allclose(back[mask], dist[mask], atol=1e-3)
+    assert np.isnan(back[1, 1])
+    assert np.allclose(depthcode.from_uint16(depthcode.to_uint16(code)), code, atol=4e-5)
+
+
+def test_synthetic_depth_aligns_with_landmarks(face_model):
+    """Projected model landmarks land on the rendered face, and the nose tip is the nearest region."""
+    rng = np.random.default_rng(3)
+    cfg = SyntheticConfig(box_jitter=0.0)
+    scene = sample_scene(rng, face_model, cfg)
+    scene.yaw, scene.pitch, scene.roll = 20.0, 5.0, 0.0
+    texture = np.full((64, 64, 3), 180, np.uint8)
+    background = np.zeros((512, 512, 3))
+    photo, code, meta = render_scene(face_model, scene, texture, background, rng, cfg)
+    mask = depthcode.face_mask(code)
+    assert photo.shape == (256, 256, 3) and code.shape == (256, 256)
+    assert 0.15 < mask.mean() < 0.7
+    # The photo shows the face exactly where the depth has it (background is black).
+    lit = photo.sum(-1) > 0
+    assert (lit == mask).mean() > 0.97
+    # Nose tip (iBUG 31) is nearer than the outer eye corners (37, 46).
+    from training.synthetic import PIVOT_MM, VIRTUAL_FOCAL_PX, rotation
+
+    verts = face_model.vertices(scene.shape, scene.expression)
+    cam = (verts - PIVOT_MM) @ rotation(scene.yaw, scene.pitch, scene.roll).T + PIVOT_MM
+    dist = scene.distance - cam[:, 2]
+    pix = VIRTUAL_FOCAL_PX * np.c_[cam[:, 0], -cam[:, 1]] / dist[:, None]
+    _, ids = face_model.inner_landmark_ids()
+    box = box_from_landmarks(pix[ids])
+    m = box.to_crop_matrix(256)
+
+    def crop_px(landmark: int) -> tuple[int, int]:
+        x, y = m[:, :2] @ pix[face_model.landmark_vertices[landmark]] + m[:, 2]
+        return int(y), int(x)
+
+    for lm in (31, 37, 46, 49, 55):
+        assert mask[crop_px(lm)], f"landmark {lm} projects outside the rendered face"
+    assert code[crop_px(31)] < code[crop_px(37)] and code[crop_px(31)] < code[crop_px(46)]

@@ -1,0 +1,80 @@
+"""Input pipeline (jitter + mirror move photo and depth together) and a two-step training smoke run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from model import depthcode  # noqa: E402
+from training import storage  # noqa: E402
+from training.dataset import DataConfig, load_pair, random_jitter, training_dataset  # noqa: E402
+
+
+def _write_dataset(root, n=6):
+    """Tiny data set: a bright square on the photo exactly where the depth has a face."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        records = []
+        for i in range(n):
+            photo = np.zeros((256, 256, 3), np.uint8)
+            code = np.ones((256, 256), np.float32)
+            x, y = rng.integers(40, 120, 2)
+            photo[y: y + 90, x: x + 60] = 255
+            code[y: y + 90, x: x + 60] = -0.5
+            name = f"s{i}"
+            storage.write_sample(root / split, name, photo, code)
+            records.append({"split": split, "name": name, "kind": "real" if i % 2 else "synthetic",
+                            "crop_side_mm": 230.0})
+        storage.append_index(root / split, records)
+
+
+def test_load_pair_ranges(tmp_path):
+    _write_dataset(tmp_path, 1)
+    photo, depth = load_pair(tf.constant(str(tmp_path / "train" / "s0")))
+    assert photo.shape == (256, 256, 3) and depth.shape == (256, 256, 1)
+    assert float(tf.reduce_min(photo)) == pytest.approx(-1.0) and float(tf.reduce_max(photo)) == pytest.approx(1.0)
+    assert set(np.unique(np.round(depth.numpy(), 3))) == {-0.5, 1.0}
+
+
+def test_jitter_and_mirror_keep_photo_and_depth_aligned():
+    photo = np.full((256, 256, 3), -1.0, np.float32)
+    depth = np.ones((256, 256, 1), np.float32)
+    photo[50:120, 30:80] = 1.0  # an off-centre block so a mirror is visible
+    depth[50:120, 30:80] = -0.5
+    tf.random.set_seed(1)
+    flipped = 0
+    for _ in range(12):
+        p, d = random_jitter(tf.constant(photo), tf.constant(depth))
+        bright = p.numpy()[..., 0] > 0
+        face = depthcode.face_mask(d.numpy()[..., 0])
+        assert (bright == face).mean() > 0.995
+        flipped += np.argwhere(face)[:, 1].mean() > 128
+    assert 0 < flipped < 12, "mirroring should happen sometimes, not always"
+
+
+def test_training_dataset_mixes_kinds(tmp_path):
+    _write_dataset(tmp_path)
+    ds, counts = training_dataset(DataConfig(tmp_path, batch_size=2, real_fraction=0.5))
+    assert counts == {"real": 3, "synthetic": 3}
+    photo, depth = next(iter(ds))
+    assert photo.shape == (2, 256, 256, 3) and depth.shape == (2, 256, 256, 1)
+
+
+def test_two_step_training_run_and_resume(tmp_path):
+    from training.train import TrainConfig, load_best_generator, train
+
+    _write_dataset(tmp_path / "data")
+    cfg = TrainConfig(DataConfig(tmp_path / "data", batch_size=2), tmp_path / "run", ngf=4, ndf=8,
+                      epochs=1, steps_per_epoch=2, val_limit=4)
+    state = train(cfg)
+    assert state.step == 2 and state.epoch == 1 and np.isfinite(state.history[0]["g_l1"])
+    with pytest.raises(FileExistsError):
+        train(cfg)
+    cfg2 = TrainConfig(cfg.data, cfg.run_dir, ngf=4, ndf=8, epochs=2, steps_per_epoch=2, val_limit=4)
+    state = train(cfg2, resume=True)
+    assert state.step == 4 and state.epoch == 2
+    generator = load_best_generator(cfg.run_dir, ngf=4)
+    out = generator(np.zeros((1, 256, 256, 3), np.float32), training=False)
+    assert out.shape == (1, 256, 256, 1)
