@@ -1,0 +1,266 @@
+"""End-to-end tests of the ``facedepth`` command with random tiny weights, in-process and as a console script."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import open3d as o3d
+import photo_corpus as corpus
+import pytest
+import trimesh
+
+from app import cli
+from model import resources
+
+ALL_OUTPUTS = ["{s}.ply", "{s}.obj", "{s}.stl", "{s}.glb", "{s}_depth.png", "{s}_depth.npy",
+               "{s}_depth_color.png", "{s}_wireframe.ply"]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _run(capsys, *args) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip()]
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+
+
+def _assert_one_error(err: str, *fragments: str) -> str:
+    assert "Traceback" not in err
+    lines = _error_lines(err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def test_end_to_end_writes_every_output(capsys, tmp_path, tiny_weights, face_photo):
+    out = tmp_path / "out"
+    before = _digest(face_photo)
+    code, stdout, err = _run(capsys, "predict", face_photo, "-o", out, "--weights", tiny_weights,
+                             "--poisson-depth", "6")
+    assert code == 0, err
+    assert "Traceback" not in err and not _error_lines(err)
+    assert "sample_face.jpg: 8 files" in stdout
+    assert _names(out) == {name.format(s="sample_face") for name in ALL_OUTPUTS}
+    assert _digest(face_photo) == before
+
+    for fmt in ("ply", "obj", "stl", "glb"):
+        mesh = trimesh.load(out / f"sample_face.{fmt}", force="mesh")
+        assert len(mesh.faces) > 100 and np.isfinite(mesh.vertices).all(), fmt
+    lines = o3d.io.read_line_set(str(out / "sample_face_wireframe.ply"))
+    assert len(lines.lines) > 100
+
+    depth = np.load(out / "sample_face_depth.npy")
+    assert depth.dtype == np.float32 and depth.shape == (512, 512)
+    face = np.isfinite(depth)
+    assert 0 < face.sum() < depth.size and (depth[face] > 0).all()
+    png16 = cv2.imread(str(out / "sample_face_depth.png"), cv2.IMREAD_UNCHANGED)
+    assert png16.dtype == np.uint16 and png16.shape == (512, 512)
+    np.testing.assert_array_equal(png16 == 0, ~face)
+    np.testing.assert_allclose(png16[face] / 10.0, depth[face], atol=0.051)
+    colour = cv2.imread(str(out / "sample_face_depth_color.png"), cv2.IMREAD_UNCHANGED)
+    assert colour.shape == (512, 512, 3) and (colour[~face] == 0).all() and colour[face].any()
+
+
+def test_console_script_in_a_subprocess(tmp_path, tiny_weights, face_photo):
+    script = Path(sys.executable).with_name("facedepth")
+    assert script.is_file(), "console script missing: run pip install -e ."
+    out = tmp_path / "out"
+    proc = subprocess.run([str(script), "predict", str(face_photo), "-o", str(out), "--weights", str(tiny_weights),
+                           "--mesh", "grid", "--formats", "glb", "--save-depth", "npy"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == ""  # not even LiteRT's XNNPACK notice
+    assert _names(out) == {"sample_face.glb", "sample_face_depth.npy", "sample_face_wireframe.ply"}
+    assert len(trimesh.load(out / "sample_face.glb", force="mesh").faces) > 100
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (lambda d, s: corpus.empty(d), "empty file"),
+        (corpus.truncated_jpeg, "truncated"),
+        (lambda d, s: corpus.text_as_jpeg(d), "not an image"),
+        (lambda d, s: corpus.one_pixel(d), "too small"),
+        (lambda d, s: corpus.decompression_bomb(d), "decompression bomb"),
+        (None, "no face found"),
+        (lambda d, s: d / "missing.jpg", "file not found"),
+    ],
+    ids=["empty", "truncated", "text", "1x1", "bomb", "no-face", "missing"],
+)
+def test_bad_photo_fails_alone_with_one_line(capsys, tmp_path, tiny_weights, face_photo, no_face_photo, build,
+                                             reason):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    photo = build(inputs, face_photo) if build else no_face_photo
+    before = _digest(photo) if photo.exists() else None
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "predict", photo, "-o", out, "--weights", tiny_weights, "--mesh", "grid")
+    assert code == 1
+    _assert_one_error(err, f"error: {photo}: ", reason)
+    assert _names(out) == set()
+    assert (_digest(photo) if photo.exists() else None) == before
+
+
+@pytest.mark.parametrize(
+    ("build", "shape"),
+    [
+        (corpus.png16, (512, 512)),
+        (corpus.cmyk_jpeg, (512, 512)),
+        (corpus.rgba_png, (512, 512)),
+        (corpus.palette_png, (512, 512)),
+        (corpus.grey_jpeg, (512, 512)),
+        (corpus.exif_rotated_jpeg, (512, 384)),
+    ],
+    ids=["png16", "cmyk", "rgba", "palette", "grey", "exif-rotated"],
+)
+def test_odd_but_valid_photos(capsys, tmp_path, tiny_weights, face_photo, build, shape):
+    photo = build(tmp_path, face_photo)
+    before = _digest(photo)
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "predict", photo, "-o", out, "--weights", tiny_weights, "--mesh", "grid",
+                        "--formats", "ply", "--save-depth", "npy")
+    assert code == 0, err
+    depth = np.load(out / f"{photo.stem}_depth.npy")
+    assert depth.shape == shape and np.isfinite(depth).any()
+    assert _digest(photo) == before
+
+
+def test_largest_of_two_faces(capsys, tmp_path, tiny_weights, face_photo):
+    photo = corpus.two_faces(tmp_path, face_photo)
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "predict", photo, "-o", out, "--weights", tiny_weights, "--mesh", "none",
+                        "--save-depth", "npy")
+    assert code == 0, err
+    face = np.isfinite(np.load(out / "two_faces_depth.npy"))
+    columns = np.nonzero(face.any(axis=0))[0]
+    assert columns.max() < 512  # all depth on the full-size face, none on the half-size copy at x >= 512
+
+
+def test_batch_goes_on_after_a_failure(capsys, tmp_path, tiny_weights, face_photo, no_face_photo):
+    bad = corpus.text_as_jpeg(tmp_path)
+    out = tmp_path / "out"
+    code, stdout, err = _run(capsys, "predict", bad, face_photo, no_face_photo, "-o", out, "--weights",
+                             tiny_weights, "--mesh", "grid", "--formats", "stl")
+    assert code == 1 and "Traceback" not in err
+    lines = _error_lines(err)
+    assert len(lines) == 2 and lines[0].startswith(f"error: {bad}: ") and lines[1].startswith(f"error: {no_face_photo}")
+    assert _names(out) == {"sample_face.stl", "sample_face_depth.png", "sample_face_depth.npy",
+                           "sample_face_depth_color.png", "sample_face_wireframe.ply"}
+
+
+def test_no_detect_processes_a_faceless_image(capsys, tmp_path, tiny_weights, no_face_photo):
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "predict", no_face_photo, "-o", out, "--weights", tiny_weights, "--no-detect",
+                        "--mesh", "grid", "--save-depth", "npy", "--formats", "ply")
+    assert code == 0, err
+    assert np.load(out / "gradient_depth.npy").shape == (240, 320)
+
+
+def test_existing_output_is_kept_without_overwrite(capsys, tmp_path, tiny_weights, face_photo):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sample_face.glb").write_bytes(b"keep me")
+    args = ["predict", face_photo, "-o", out, "--weights", tiny_weights, "--mesh", "grid"]
+    code, _, err = _run(capsys, *args)
+    assert code == 1
+    _assert_one_error(err, str(out / "sample_face.glb"), "--overwrite")
+    assert _names(out) == {"sample_face.glb"} and (out / "sample_face.glb").read_bytes() == b"keep me"
+
+    code, _, err = _run(capsys, *args, "--overwrite")
+    assert code == 0, err
+    assert _names(out) == {name.format(s="sample_face") for name in ALL_OUTPUTS}
+    assert len(trimesh.load(out / "sample_face.glb", force="mesh").faces) > 100
+
+
+def test_output_folder_under_a_file(capsys, tmp_path, tiny_weights, face_photo):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    code, _, err = _run(capsys, "predict", face_photo, "-o", blocker / "out", "--weights", tiny_weights)
+    assert code == cli.EXIT_OUTPUT
+    _assert_one_error(err, "cannot create output folder", str(blocker / "out"))
+    assert blocker.read_text() == "x" and _names(tmp_path) == {"not_a_folder"}
+
+
+def test_missing_weights(capsys, tmp_path, face_photo):
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "predict", face_photo, "-o", out, "--weights", tmp_path / "nope.tflite")
+    assert code == cli.EXIT_WEIGHTS
+    _assert_one_error(err, "weights file not found")
+    assert not out.exists()  # checked before anything else happens
+
+
+def test_missing_bundled_weights(capsys, tmp_path, face_photo, monkeypatch):
+    monkeypatch.delenv(resources.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(resources, "weights_dir", lambda: tmp_path / "weights")
+    code, _, err = _run(capsys, "predict", face_photo, "-o", tmp_path / "out")
+    assert code == cli.EXIT_WEIGHTS
+    _assert_one_error(err, "bundled model missing: weights/generator.tflite not found", "--weights")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "sha-mismatch"])
+def test_damaged_weights(capsys, tmp_path, tiny_weights, face_photo, damage):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    weights = folder / "generator.tflite"
+    shutil.copy(tiny_weights.parent / "MODEL_CARD.md", folder / "MODEL_CARD.md")
+    data = bytearray(tiny_weights.read_bytes())
+    if damage == "truncated":
+        data = data[:5000]
+        (folder / "MODEL_CARD.md").unlink()
+    else:
+        data[-64] ^= 0x55
+    weights.write_bytes(bytes(data))
+    code, _, err = _run(capsys, "predict", face_photo, "-o", tmp_path / "out", "--weights", weights)
+    assert code == cli.EXIT_WEIGHTS
+    _assert_one_error(err, str(weights), "not a valid LiteRT model" if damage == "truncated" else "model card")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["predict", "x.jpg"], ["predict", "x.jpg", "-o", "o", "--formats", "fbx"],
+     ["predict", "x.jpg", "-o", "o", "--poisson-depth", "99"], ["predict", "x.jpg", "-o", "o", "--mesh", "cubes"],
+     ["frobnicate"], []],
+    ids=["no-output", "format", "poisson-depth", "mesh", "command", "nothing"],
+)
+def test_usage_errors_exit_2(capsys, args):
+    code, _, err = _run(capsys, *args)
+    assert code == cli.EXIT_USAGE
+    assert "usage: facedepth" in err and "Traceback" not in err
+
+
+def test_unexpected_error_is_one_line_unless_verbose(capsys, tmp_path, tiny_weights, face_photo, monkeypatch):
+    from app.pipeline import Pipeline
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("simulated bug\nsecond line")
+
+    monkeypatch.setattr(Pipeline, "run", broken)
+    args = ["predict", face_photo, "-o", tmp_path / "out", "--weights", tiny_weights]
+    code, _, err = _run(capsys, *args)
+    assert code == 1
+    _assert_one_error(err, "unexpected RuntimeError: simulated bug second line", "-v")
+    code, _, err = _run(capsys, *args, "-v")
+    assert code == 1 and "Traceback" in err and "simulated bug" in err
+
+
+def test_info(capsys, tiny_weights):
+    code, stdout, err = _run(capsys, "info", "--weights", tiny_weights)
+    assert code == 0, err
+    assert f"weights: {tiny_weights}" in stdout
+    assert _digest(tiny_weights) in stdout and "Test generator" in stdout

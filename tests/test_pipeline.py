@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from app import pipeline as pipeline_module
+from app.pipeline import Pipeline, PipelineSettings, output_paths, save_outputs
+from model.imageio import load_photo
+from reconstruction import export
+from reconstruction.surface import Cancelled, MeshSettings
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_weights):
+    return Pipeline(tiny_weights)
+
+
+@pytest.fixture(scope="module")
+def grid_result(pipeline, face_photo):
+    return pipeline.run(face_photo, PipelineSettings(mesh=MeshSettings(mode="grid")))
+
+
+def test_progress_stages_in_order(pipeline, face_photo):
+    seen = []
+    result = pipeline.run(load_photo(face_photo), PipelineSettings(mesh=MeshSettings(poisson_depth=5)),
+                          progress=lambda stage, fraction: seen.append((stage, fraction)))
+    stages = [s for s, _ in seen]
+    assert stages == ["loading", "detecting face", "estimating depth", "point cloud", "normals", "poisson surface",
+                      "trimming", "wireframe", "done"]
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert {"detect", "generator", "poisson surface", "total"} <= set(result.timings)
+    camera = result.camera()
+    assert (camera.width, camera.height) == (512, 512) and camera.fx == result.prediction.camera[0]
+
+
+def test_cancel_between_stages(pipeline, face_photo):
+    stages = []
+
+    def progress(stage, _fraction):
+        stages.append(stage)
+
+    with pytest.raises(Cancelled):
+        pipeline.run(face_photo, PipelineSettings(mesh=MeshSettings(mode="grid")), progress=progress,
+                     cancelled=lambda: "estimating depth" in stages)
+    assert stages[-1] == "estimating depth"
+
+
+def test_depth_only(pipeline, face_photo, tmp_path):
+    result = pipeline.run(face_photo, PipelineSettings(mesh=None))
+    assert result.reconstruction is None
+    written = save_outputs(result, tmp_path, "f", ["ply", "glb"], ["npy"], overwrite=False)
+    assert written == [tmp_path / "f_depth.npy"] and {p.name for p in tmp_path.iterdir()} == {"f_depth.npy"}
+
+
+def test_existing_target_stops_everything(grid_result, tmp_path):
+    (tmp_path / "f_wireframe.ply").write_text("old")
+    with pytest.raises(export.OutputExistsError, match="f_wireframe.ply.*--overwrite"):
+        save_outputs(grid_result, tmp_path, "f", ["ply", "stl"], ["png16", "color"], overwrite=False)
+    assert {p.name for p in tmp_path.iterdir()} == {"f_wireframe.ply"}
+
+
+def test_failed_write_removes_what_this_call_created(grid_result, tmp_path, monkeypatch):
+    (tmp_path / "f.ply").write_text("old")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipeline_module.export, "save_wireframe", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        save_outputs(grid_result, tmp_path, "f", ["ply", "obj"], ["npy"], overwrite=True)
+    # the new files are gone again; the file that existed before was replaced (overwrite asked) and stays
+    assert {p.name for p in tmp_path.iterdir()} == {"f.ply"}
+    assert (tmp_path / "f.ply").read_bytes().startswith(b"ply")
+
+
+def test_output_names(tmp_path):
+    paths = output_paths(tmp_path, "me", ["ply", "glb"], ["png16", "npy", "color"])
+    assert [p.name for p in paths] == ["me_depth.png", "me_depth.npy", "me_depth_color.png", "me.ply", "me.glb",
+                                       "me_wireframe.ply"]
+    with pytest.raises(ValueError, match="unknown mesh format"):
+        output_paths(tmp_path, "me", ["fbx"], [])
+
+
+def test_array_source_is_used_as_is(pipeline, face_photo):
+    rgb = load_photo(face_photo)
+    result = pipeline.run(rgb, PipelineSettings(detect=False, mesh=None))
+    assert result.prediction.image is rgb and result.prediction.depth_mm.shape == (512, 512)
+    assert np.isfinite(result.prediction.depth_mm).any()
