@@ -1,0 +1,161 @@
+"""Latency of every stage of the photo -> depth -> mesh pipeline on the sample photo.
+
+Stages: photo loading, face detection, crop, generator, uncrop, then for the grid mesh and for Poisson at
+depths 7-10: point cloud (with outlier removal), normals, surface, trimming, wire frame, and writing each
+output format. Each configuration runs ``--runs`` times after one untimed warm-up; the table shows the
+median and the interquartile range (and min-max) in milliseconds. ``--json PATH`` also writes every
+individual timing.
+
+    python bench/latency.py [--runs 5] [--weights PATH] [--poisson-depths 7,8,9,10] [--json latency.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.pipeline import DEPTH_FILE_SUFFIX, WIREFRAME_SUFFIX, camera_of  # noqa: E402
+from model import resources  # noqa: E402
+from model.imageio import load_photo  # noqa: E402
+from model.inference import file_sha256, load_estimator  # noqa: E402
+from model.service import DepthService  # noqa: E402
+from reconstruction import export  # noqa: E402
+from reconstruction.surface import MeshSettings, reconstruct  # noqa: E402
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per configuration (default 5)")
+    parser.add_argument("--weights", type=Path, help="generator .tflite (default: the bundled weights)")
+    parser.add_argument("--image", type=Path, default=resources.sample_image(), help="photo (default: the sample)")
+    parser.add_argument("--poisson-depths", default="7,8,9,10", help="comma list (default 7,8,9,10)")
+    parser.add_argument("--json", type=Path, help="also write all timings to this JSON file")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def timed(samples: list[float], func, *args, **kwargs):
+    start = time.perf_counter()
+    result = func(*args, **kwargs)
+    samples.append(time.perf_counter() - start)
+    return result
+
+
+def bench_depth(service: DepthService, image: Path, runs: int) -> tuple[dict[str, list[float]], object]:
+    """Photo loading and the depth service's stages; returns the timings and the last prediction."""
+    times: dict[str, list[float]] = defaultdict(list)
+    service.predict(load_photo(image))  # warm-up: dlib's landmark model loads on first use
+    prediction = None
+    for _ in range(runs):
+        rgb = timed(times["load photo"], load_photo, image)
+        prediction = service.predict(rgb)
+        for stage, seconds in prediction.timings.items():
+            times[stage].append(seconds)
+    return times, prediction
+
+
+def bench_mesh(prediction, settings: MeshSettings, runs: int, out_dir: Path) -> dict[str, list[float]]:
+    """Reconstruction stages and every export for one mesh configuration."""
+    times: dict[str, list[float]] = defaultdict(list)
+    camera = camera_of(prediction)
+    reconstruct(prediction.depth_mm, prediction.image, camera, settings)  # warm-up
+    for _ in range(runs):
+        recon = reconstruct(prediction.depth_mm, prediction.image, camera, settings)
+        for stage, seconds in recon.timings.items():
+            times[stage].append(seconds)
+        for fmt in export.MESH_FORMATS:
+            timed(times[f"export {fmt}"], export.save_mesh, recon.mesh, out_dir / f"face.{fmt}", overwrite=True)
+        timed(times["export wireframe"], export.save_wireframe, recon.wireframe, out_dir / f"face{WIREFRAME_SUFFIX}",
+              overwrite=True)
+        times["vertices"].append(len(recon.mesh.vertices))
+        times["triangles"].append(len(recon.mesh.triangles))
+    return times
+
+
+def bench_depth_exports(prediction, runs: int, out_dir: Path) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = defaultdict(list)
+    for _ in range(runs):
+        for kind, suffix in DEPTH_FILE_SUFFIX.items():
+            timed(times[f"export depth {kind}"], export.save_depth, prediction.depth_mm, out_dir / f"face{suffix}",
+                  kind, overwrite=True)
+    return times
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    values = np.asarray(samples, dtype=np.float64)
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    return {"median": float(median), "q1": float(q1), "q3": float(q3), "min": float(values.min()),
+            "max": float(values.max())}
+
+
+def print_table(rows: list[tuple[str, str, list[float]]]) -> None:
+    print(f"{'configuration':<14} {'stage':<22} {'median ms':>10} {'IQR ms':>17} {'min-max ms':>19}")
+    for config, stage, samples in rows:
+        s = {k: v * 1000 for k, v in summary(samples).items()}
+        print(f"{config:<14} {stage:<22} {s['median']:>10.1f} {s['q1']:>8.1f}-{s['q3']:<8.1f} "
+              f"{s['min']:>9.1f}-{s['max']:<9.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    depths = [int(d) for d in args.poisson_depths.split(",") if d.strip()]
+    weights = args.weights or resources.default_weights()
+
+    start = time.perf_counter()
+    estimator = load_estimator(args.weights)
+    model_load = time.perf_counter() - start
+    service = DepthService(estimator)
+    print(f"weights: {weights} (sha256 {file_sha256(weights)[:16]}...)")
+    print(f"image:   {args.image}; {args.runs} timed runs per configuration after one warm-up")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
+          f"Python {platform.python_version()}; model load {model_load * 1000:.0f} ms\n")
+
+    rows: list[tuple[str, str, list[float]]] = []
+    sizes: dict[str, dict[str, float]] = {}
+    depth_times, prediction = bench_depth(service, args.image, args.runs)
+    rows += [("depth", stage, samples) for stage, samples in depth_times.items()]
+    with tempfile.TemporaryDirectory(prefix="facedepth-bench-") as tmp:
+        out_dir = Path(tmp)
+        rows += [("depth", stage, samples) for stage, samples in bench_depth_exports(prediction, args.runs,
+                                                                                      out_dir).items()]
+        configs = [("grid", MeshSettings(mode="grid"))]
+        configs += [(f"poisson d{d}", MeshSettings(mode="poisson", poisson_depth=d)) for d in depths]
+        for name, settings in configs:
+            times = bench_mesh(prediction, settings, args.runs, out_dir)
+            sizes[name] = {"vertices": statistics.median(times.pop("vertices")),
+                           "triangles": statistics.median(times.pop("triangles"))}
+            rows += [(name, stage, samples) for stage, samples in times.items()]
+            print(f"{name}: {sizes[name]['vertices']:.0f} vertices, {sizes[name]['triangles']:.0f} triangles",
+                  flush=True)
+    print()
+    print_table(rows)
+
+    if args.json:
+        record = {
+            "weights": str(weights), "weights_sha256": file_sha256(weights), "image": str(args.image),
+            "runs": args.runs, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "model_load_s": model_load, "face_pixels": int(prediction.mask.sum()), "mesh_sizes": sizes,
+            "stages": [{"configuration": c, "stage": s, "seconds": v, **{f"{k}_s": x for k, x in summary(v).items()}}
+                       for c, s, v in rows],
+        }
+        args.json.write_text(json.dumps(record, indent=1))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
