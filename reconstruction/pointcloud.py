@@ -6,6 +6,7 @@ import numpy as np
 import open3d as o3d
 
 from reconstruction.camera import PinholeCamera
+from reconstruction.settings import MeshSettings
 
 
 def valid_depth(depth_mm: np.ndarray) -> np.ndarray:
@@ -43,7 +44,9 @@ def depth_to_point_cloud(
 
 
 def remove_outliers(
-    pcd: o3d.geometry.PointCloud, nb_neighbors: int = 20, std_ratio: float = 2.0
+    pcd: o3d.geometry.PointCloud,
+    nb_neighbors: int = MeshSettings.outlier_neighbors,
+    std_ratio: float = MeshSettings.outlier_std,
 ) -> o3d.geometry.PointCloud:
     """Drop points whose mean distance to their neighbours is unusually large (flying pixels)."""
     if len(pcd.points) <= nb_neighbors:
@@ -52,7 +55,9 @@ def remove_outliers(
     return kept
 
 
-def estimate_normals(pcd: o3d.geometry.PointCloud, radius_mm: float = 5.0, max_nn: int = 30) -> o3d.geometry.PointCloud:
+def estimate_normals(
+    pcd: o3d.geometry.PointCloud, radius_mm: float = MeshSettings.normal_radius_mm, max_nn: int = 30
+) -> o3d.geometry.PointCloud:
     """Estimate normals in place (PCA over a radius) and flip them to face the camera at the origin."""
     pcd.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=radius_mm, max_nn=max_nn))
     pcd.orient_normals_towards_camera_location(np.zeros(3))

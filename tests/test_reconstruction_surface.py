@@ -10,11 +10,13 @@ from reconstruction.pointcloud import depth_to_point_cloud, estimate_normals
 from reconstruction.surface import (
     Cancelled,
     MeshSettings,
+    clean_mesh,
     grid_mesh,
     poisson_mesh,
     poisson_surface,
     reconstruct,
     trim_poisson,
+    vertex_components,
     wireframe,
 )
 
@@ -137,6 +139,37 @@ def test_grid_mesh_of_the_hemisphere_lies_on_it():
     assert mesh.is_edge_manifold()
 
 
+def test_clean_up_keeps_only_the_largest_piece():
+    cam = camera(width=40, height=30)
+    depth, rgb = plane(cam)
+    depth[:, 25] = np.nan  # columns 0-24 and 26-39: two separate pieces
+    depth[5, 30] = np.nan
+    mesh = grid_mesh(depth, rgb, cam)
+    labels = vertex_components(np.asarray(mesh.triangles), len(mesh.vertices))
+    assert len(np.unique(labels)) == 2
+    cleaned = clean_mesh(mesh)
+    assert len(cleaned.triangles) == 2 * 24 * 29
+    right_edge = (24 - cam.cx) * 500.0 / cam.fx  # the left piece ends at column 24
+    assert np.asarray(cleaned.vertices)[:, 0].max() == pytest.approx(right_edge)
+
+
+def test_vertex_components_agree_with_open3d_on_many_pieces():
+    rng = np.random.default_rng(1)
+    cam = camera(width=60, height=50)
+    depth, rgb = plane(cam)
+    depth[rng.random(depth.shape) < 0.35] = np.nan
+    mesh = grid_mesh(depth, rgb, cam)
+    triangles = np.asarray(mesh.triangles)
+    labels = vertex_components(triangles, len(mesh.vertices))[triangles[:, 0]]
+    clusters, sizes, _ = mesh.cluster_connected_triangles()
+    assert len(sizes) > 5
+    # Grid triangles only meet along edges or at shared quad corners, so both groupings are the same
+    # partition up to vertex-only contacts, which Open3D does not count.
+    assert len(np.unique(labels)) <= len(sizes)
+    for cluster in np.unique(clusters):
+        assert len(np.unique(labels[np.asarray(clusters) == cluster])) == 1
+
+
 def test_wireframe_has_each_mesh_edge_once_with_colours():
     cam = camera(width=5, height=4)
     depth, rgb = plane(cam)
@@ -165,7 +198,8 @@ def test_wireframe_without_vertex_colours_uses_the_given_colour(cap_mesh):
 def test_reconstruct_reports_every_stage_and_times_it(cap, mode, stages):
     depth, rgb, cam = cap
     seen: list[str] = []
-    result = reconstruct(depth, rgb, cam, MeshSettings(mode=mode, poisson_depth=6, n_threads=1), seen.append)
+    settings = MeshSettings(mode=mode, poisson_depth=6, stride=1, n_threads=1)
+    result = reconstruct(depth, rgb, cam, settings, seen.append)
     assert seen == stages
     assert list(result.timings) == stages
     assert all(seconds >= 0 for seconds in result.timings.values())
@@ -173,6 +207,14 @@ def test_reconstruct_reports_every_stage_and_times_it(cap, mode, stages):
     assert len(result.wireframe.lines) > len(result.mesh.triangles)
     assert len(result.point_cloud.points) > 0.95 * np.isfinite(depth).sum()
     assert np.median(sphere_error(result.mesh)) < 0.1
+
+
+def test_strided_poisson_takes_colours_from_the_full_resolution_photo(cap):
+    depth, rgb, cam = cap
+    mesh = reconstruct(depth, rgb, cam, MeshSettings(stride=3, poisson_depth=6, n_threads=1)).mesh
+    u, v = cam.project(np.asarray(mesh.vertices))
+    expected = rgb[np.round(v).astype(int), np.round(u).astype(int)]
+    np.testing.assert_array_equal(np.round(np.asarray(mesh.vertex_colors) * 255), expected)
 
 
 def test_reconstruct_stops_when_cancelled(cap):
