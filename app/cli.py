@@ -56,6 +56,7 @@ def _poisson_depth(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from reconstruction.export import DEPTH_FORMATS, MESH_FORMATS
+    from reconstruction.surface import MeshSettings
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--weights", type=Path, metavar="PATH",
@@ -80,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--mesh", choices=MESH_MODES, default="poisson",
                          help="poisson: smooth closed-up surface (default); grid: fast heightfield; "
                               "none: depth files only")
-    predict.add_argument("--poisson-depth", type=_poisson_depth, default=8, metavar="N",
-                         help="octree depth of the Poisson solver, 4-12 (default 8; higher = finer and slower)")
+    predict.add_argument("--poisson-depth", type=_poisson_depth, default=MeshSettings.poisson_depth, metavar="N",
+                         help="octree depth of the Poisson solver, 4-12 (default %(default)s; higher = finer, slower)")
     predict.add_argument("--no-detect", action="store_true",
                          help="skip face detection and treat the whole image as the face crop")
     predict.add_argument("--no-wireframe", action="store_true", help="do not write <stem>_wireframe.ply")
