@@ -1,5 +1,9 @@
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,3 +81,35 @@ def test_unsupported_suffix(weights_copy):
     (other.parent / "MODEL_CARD.md").unlink()
     with pytest.raises(WeightsError, match="unsupported weights format"):
         load_estimator(other)
+
+
+_KERAS_CHECK = """
+import sys
+from pathlib import Path
+import keras
+import numpy as np
+from model.architecture import build_generator
+from model.inference import KerasDepthEstimator, load_estimator
+from training.export import export_tflite
+
+folder = Path(sys.argv[1])
+keras.utils.set_random_seed(1)
+generator = build_generator(ngf=8)
+generator.save(folder / "generator.keras")
+export_tflite(generator, folder / "generator.tflite", fp16=False)
+photos = np.random.default_rng(0).uniform(-1, 1, (2, 256, 256, 3)).astype(np.float32)
+from_keras = load_estimator(folder / "generator.keras")
+assert isinstance(from_keras, KerasDepthEstimator)
+a, b = from_keras(photos), load_estimator(folder / "generator.tflite")(photos)
+assert a.shape == b.shape == (2, 256, 256, 1), (a.shape, b.shape)
+print("max difference", float(np.abs(a - b).max()))
+"""
+
+
+def test_keras_file_runs_like_its_tflite_export(tmp_path):
+    """Keras is loaded only for .keras files, so this runs in a subprocess (no TensorFlow in pytest)."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", _KERAS_CHECK, str(tmp_path)], cwd=root, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert float(proc.stdout.strip().splitlines()[-1].split()[-1]) < 1e-4
