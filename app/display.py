@@ -1,0 +1,102 @@
+"""What the window shows for one result, prepared off the main thread (numpy/OpenCV only, no Kivy).
+
+Pictures are RGB uint8 arrays no larger than ``MAX_DISPLAY_SIDE`` so that turning them into textures on
+the main thread takes a few milliseconds whatever the photo's resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from app.meshbuffers import SceneBuffers, scene_buffers
+from app.pipeline import PipelineResult
+from reconstruction.export import colorize_depth
+
+MAX_DISPLAY_SIDE = 1280
+FACE_BOX_COLOR = (80, 200, 255)
+LEGEND_STEPS = 256
+
+
+@dataclass
+class ResultView:
+    photo: np.ndarray
+    """The photo with the detected face box drawn (downscaled)."""
+    depth: np.ndarray
+    """Colour-mapped depth around the face (near = warm, black = no depth)."""
+    legend: np.ndarray
+    """(1, LEGEND_STEPS, 3) colour ramp from near (left) to far (right)."""
+    near_mm: float
+    far_mm: float
+    scene: SceneBuffers | None
+    triangles: int
+    vertices: int
+
+
+def downscale(rgb: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> tuple[np.ndarray, float]:
+    """A copy no larger than ``max_side`` on its long side, and the scale factor applied."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return rgb.copy(), 1.0
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA), scale
+
+
+def photo_with_face_box(rgb: np.ndarray, box: tuple[float, float, float, float] | None) -> np.ndarray:
+    """Downscaled photo with ``box`` (left, top, right, bottom in photo pixels) outlined."""
+    small, scale = downscale(rgb)
+    if box is not None:
+        left, top, right, bottom = (round(v * scale) for v in box)
+        thickness = max(2, round(max(small.shape[:2]) / 320))
+        cv2.rectangle(small, (left, top), (right, bottom), FACE_BOX_COLOR, thickness, lineType=cv2.LINE_AA)
+    return small
+
+
+def depth_picture(depth_mm: np.ndarray, region: tuple[float, float, float, float]) -> np.ndarray:
+    """Colour map of ``depth_mm`` cut to ``region`` (left, top, right, bottom; clamped to the image)."""
+    h, w = depth_mm.shape
+    left, top, right, bottom = region
+    x0, y0 = max(0, int(np.floor(left))), max(0, int(np.floor(top)))
+    x1, y1 = min(w, int(np.ceil(right))), min(h, int(np.ceil(bottom)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        x0, y0, x1, y1 = 0, 0, w, h
+    return downscale(colorize_depth(depth_mm[y0:y1, x0:x1]))[0]
+
+
+def depth_range(depth_mm: np.ndarray) -> tuple[float, float]:
+    """(nearest, farthest) valid depth in mm; (nan, nan) when there is none."""
+    valid = depth_mm[np.isfinite(depth_mm) & (depth_mm > 0)]
+    if valid.size == 0:
+        return float("nan"), float("nan")
+    return float(valid.min()), float(valid.max())
+
+
+def legend_ramp(near_mm: float, far_mm: float) -> np.ndarray:
+    """The colour map's ramp from ``near_mm`` to ``far_mm`` (same colours as the depth picture)."""
+    if not np.isfinite(near_mm) or not far_mm > near_mm:
+        near_mm, far_mm = 0.0, 1.0
+    return colorize_depth(np.linspace(near_mm, far_mm, LEGEND_STEPS, dtype=np.float32)[None, :])
+
+
+def result_view(result: PipelineResult) -> ResultView:
+    prediction = result.prediction
+    face_box = prediction.face.box if prediction.face is not None else None
+    near, far = depth_range(prediction.depth_mm)
+    recon = result.reconstruction
+    scene = None
+    triangles = vertices = 0
+    if recon is not None:
+        scene = scene_buffers(recon.mesh, recon.point_cloud, recon.wireframe)
+        triangles, vertices = len(recon.mesh.triangles), len(recon.mesh.vertices)
+    return ResultView(
+        photo=photo_with_face_box(prediction.image, face_box),
+        depth=depth_picture(prediction.depth_mm, prediction.box.corners()),
+        legend=legend_ramp(near, far),
+        near_mm=near,
+        far_mm=far,
+        scene=scene,
+        triangles=triangles,
+        vertices=vertices,
+    )

@@ -1,0 +1,429 @@
+"""The FaceDepth window: photo, depth map and 3D mesh side by side; processing in a worker thread.
+
+Import :mod:`app.main` (which configures Kivy) before this module: importing it creates the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.graphics.texture import Texture
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from app import gui_settings
+from app.dialogs import MessageDialog, OpenDialog, SaveDialog
+from app.display import ResultView
+from app.gui_settings import GuiSettings
+from app.pipeline import PipelineResult, output_paths, save_outputs
+from app.viewer import MeshView, write_png
+from app.worker import STAGE_LABELS, Job, JobCallbacks, ProcessingWorker
+from model import resources
+from model.imageio import ImageLoadError
+from model.inference import WeightsError
+from model.service import NoFaceError
+from reconstruction.export import DEPTH_FORMATS, MESH_FORMATS
+
+logger = logging.getLogger(__name__)
+
+KV_FILE = Path(__file__).with_name("facedepth.kv")
+ICON_FILE = "icons/facedepth.png"
+VIEW_SUFFIX = "_view.png"
+
+__all__ = ["FaceDepthApp", "MainWindow", "MeshView"]
+
+
+def texture_from(rgb: np.ndarray) -> Texture:
+    """(H, W, 3) uint8, top row first -> a Kivy texture (uploads from the main thread)."""
+    height, width = rgb.shape[:2]
+    texture = Texture.create(size=(width, height), colorfmt="rgb")
+    texture.blit_buffer(np.ascontiguousarray(rgb[::-1]).tobytes(), colorfmt="rgb", bufferfmt="ubyte")
+    return texture
+
+
+def error_dialog_text(exc: BaseException, name: str) -> tuple[str, str]:
+    """(title, message) for a processing error; never a traceback."""
+    if isinstance(exc, ImageLoadError):
+        return "Cannot open this file", f"{name}: {exc}"
+    if isinstance(exc, NoFaceError):
+        return "No face found", (f"No face was found in {name}.\n\nYou can process the whole image instead, "
+                                 "as if it were a tight crop of a face.")
+    if isinstance(exc, WeightsError):
+        return "Depth model unavailable", (f"{exc}\n\nPoint the FACEDEPTH_WEIGHTS environment variable at a "
+                                           "generator .tflite file, or reinstall FaceDepth.")
+    if isinstance(exc, ValueError):
+        return "Could not build the face", f"{name}: {exc}"
+    return "Unexpected error", f"{name}: {type(exc).__name__}: {exc}"
+
+
+class MainWindow(BoxLayout):
+    """The root widget; layout in facedepth.kv."""
+
+    photo_name = StringProperty("")
+    photo_texture = ObjectProperty(None, allownone=True)
+    depth_texture = ObjectProperty(None, allownone=True)
+    legend_texture = ObjectProperty(None, allownone=True)
+    near_text = StringProperty("")
+    far_text = StringProperty("")
+    busy = BooleanProperty(False)
+    progress = NumericProperty(0.0)
+    stage_text = StringProperty("")
+    status_text = StringProperty("")
+    has_result = BooleanProperty(False)
+    mesh_mode = StringProperty(GuiSettings.mesh_mode)
+    poisson_depth = NumericProperty(GuiSettings.poisson_depth)
+    trim_quantile = NumericProperty(GuiSettings.trim_quantile)
+    detect_face = BooleanProperty(GuiSettings.detect_face)
+    settings_changed = BooleanProperty(False)
+    """The settings differ from those of the result on screen (offer to rebuild)."""
+
+
+class FaceDepthApp(App):
+    """``FaceDepthApp(image=...).run()``; ``screenshot`` saves the window once processing ends, then quits."""
+
+    title = "FaceDepth"
+    kv_file = str(KV_FILE)
+    busy = BooleanProperty(False)
+
+    def __init__(self, image: Path | None = None, weights: Path | None = None, screenshot: Path | None = None,
+                 screenshot_timeout: float = 600.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.initial_image = Path(image) if image else None
+        self.worker = ProcessingWorker(weights)
+        self.screenshot_path = Path(screenshot) if screenshot else None
+        self.screenshot_timeout = screenshot_timeout
+        self.exit_status = 0
+        self.result: PipelineResult | None = None
+        self.result_settings: GuiSettings | None = None
+        self.current: Path | None = None
+        self.dialog = None
+        self._pending: tuple[Path, bool | None] | None = None
+        self._last_folder = str(Path.home())
+        self._save_thread: threading.Thread | None = None
+        self.first_frame_time: float | None = None
+        self.shown_time: float | None = None
+
+    # ------------------------------------------------------------------ setup
+    def get_application_config(self, defaultpath: str = "") -> str:
+        """``<user_data_dir>/facedepth.ini`` (e.g. ~/.config/facedepth/ on Linux); Kivy's home if that fails."""
+        try:
+            folder = Path(self.user_data_dir)
+        except OSError:  # Kivy creates the folder but not its parents
+            import kivy
+
+            folder = Path(kivy.kivy_home_dir)
+        return str(folder / "facedepth.ini")
+
+    def build_config(self, config) -> None:
+        for section, values in gui_settings.defaults().items():
+            config.setdefaults(section, values)
+
+    def build(self) -> MainWindow:
+        icon = resources.assets_dir() / ICON_FILE
+        if icon.is_file():
+            self.icon = str(icon)
+        Window.bind(on_drop_file=self._on_drop_file, on_keyboard=self._on_keyboard)
+        root = MainWindow()
+        self.apply_settings_to(root, gui_settings.read(self.config))
+        for name in ("mesh_mode", "poisson_depth", "trim_quantile", "detect_face"):
+            root.bind(**{name: self._settings_edited})
+        return root
+
+    def on_start(self) -> None:
+        Clock.schedule_once(self._first_frame, 0)
+        self.worker.preload(self._on_preload_error)
+        if self.initial_image is not None:
+            self.open_photo(self.initial_image)
+        if self.screenshot_path is not None:
+            Clock.schedule_once(lambda _dt: self._take_screenshot(timed_out=True), self.screenshot_timeout)
+
+    def _first_frame(self, _dt) -> None:
+        self.first_frame_time = time.perf_counter()
+
+    def on_stop(self) -> None:
+        if self.worker.job is not None:
+            self.worker.job.cancel()
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def settings(self) -> GuiSettings:
+        root = self.root
+        return GuiSettings(mesh_mode=root.mesh_mode, poisson_depth=int(root.poisson_depth),
+                           trim_quantile=round(float(root.trim_quantile), 3), detect_face=bool(root.detect_face))
+
+    @staticmethod
+    def apply_settings_to(root: MainWindow, settings: GuiSettings) -> None:
+        root.mesh_mode, root.poisson_depth = settings.mesh_mode, settings.poisson_depth
+        root.trim_quantile, root.detect_face = settings.trim_quantile, settings.detect_face
+
+    def _settings_edited(self, *_args) -> None:
+        gui_settings.write(self.config, self.settings)
+        self.root.settings_changed = self.result_settings is not None and self.settings != self.result_settings
+
+    def reset_settings(self) -> None:
+        self.apply_settings_to(self.root, GuiSettings())
+        gui_settings.write(self.config, GuiSettings())
+
+    # ------------------------------------------------------------------ processing
+    def open_photo(self, path: Path, detect: bool | None = None) -> None:
+        """Processes ``path`` (cancels a running job first; the newest request wins)."""
+        path = Path(path)
+        self._last_folder = str(path.parent)
+        if self.worker.busy:
+            self._pending = (path, detect)
+            self.worker.job.cancel()
+            return
+        self.current = path
+        root = self.root
+        root.photo_name = path.name
+        root.photo_texture = root.depth_texture = root.legend_texture = None
+        root.near_text = root.far_text = ""
+        root.ids.mesh_view.set_scene(None)
+        root.has_result = False
+        self.result = None
+        root.busy = self.busy = True
+        root.progress, root.stage_text, root.status_text = 0.0, STAGE_LABELS["loading"], ""
+        callbacks = JobCallbacks(on_progress=self._on_progress, on_photo=self._on_photo, on_done=self._on_done,
+                                 on_error=self._on_error, on_cancelled=self._on_cancelled,
+                                 on_finished=self._on_finished)
+        self.worker.start(path, self.settings, callbacks, detect=detect)
+
+    def open_sample(self) -> None:
+        self.open_photo(resources.sample_image())
+
+    def rebuild(self) -> None:
+        if self.current is not None:
+            self.open_photo(self.current)
+
+    def cancel(self) -> None:
+        if self.worker.busy:
+            self._pending = None
+            self.worker.job.cancel()
+            self.root.stage_text = "Cancelling..."
+
+    def _on_progress(self, stage: str, fraction: float) -> None:
+        self.root.stage_text = STAGE_LABELS.get(stage, stage.capitalize())
+        self.root.progress = fraction
+
+    def _on_photo(self, photo: np.ndarray) -> None:
+        self.root.photo_texture = texture_from(photo)
+
+    def _on_done(self, result: PipelineResult, view: ResultView) -> None:
+        root = self.root
+        self.result = result
+        self.result_settings = self.settings
+        root.settings_changed = False
+        root.photo_texture = texture_from(view.photo)
+        root.depth_texture = texture_from(view.depth)
+        root.legend_texture = texture_from(view.legend)
+        if np.isfinite(view.near_mm):
+            root.near_text, root.far_text = f"near {view.near_mm:.0f} mm", f"far {view.far_mm:.0f} mm"
+        root.ids.mesh_view.set_scene(view.scene)
+        root.has_result = True
+        seconds = result.timings.get("total", 0.0)
+        face = "whole image" if result.prediction.face is None else "face found"
+        root.status_text = (f"{self.current.name}  ·  {face}  ·  {view.triangles:,} triangles, "
+                            f"{view.vertices:,} vertices  ·  {seconds:.1f} s")
+        self.shown_time = time.perf_counter()
+
+    def _on_error(self, exc: BaseException) -> None:
+        name = self.current.name if self.current else "photo"
+        title, message = error_dialog_text(exc, name)
+        buttons: list[tuple[str, Callable[[], None] | None]] = [("OK", None)]
+        if isinstance(exc, NoFaceError):
+            path = self.current
+            buttons = [("Use the whole image", lambda: self.open_photo(path, detect=False)), ("Cancel", None)]
+        self.root.status_text = title
+        self.show_message(title, message, buttons)
+
+    def _on_cancelled(self) -> None:
+        self.root.status_text = "Cancelled"
+
+    def _on_finished(self, _job: Job) -> None:
+        if self.worker.busy:
+            return
+        self.root.busy = self.busy = False
+        self.root.progress = 0.0
+        if self._pending is not None:
+            path, detect = self._pending
+            self._pending = None
+            self.open_photo(path, detect)
+        elif self.screenshot_path is not None:
+            Clock.schedule_once(lambda _dt: self._take_screenshot(timed_out=False), 0.5)
+
+    def _on_preload_error(self, exc: BaseException) -> None:
+        if isinstance(exc, WeightsError):
+            title, message = error_dialog_text(exc, "")
+            self.show_message(title, message + "\n\nYou can still browse photos; processing needs the model.")
+        else:
+            self.show_message("Face detector unavailable", f"{type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------------ dialogs
+    def show_message(self, title: str, message: str,
+                     buttons: list[tuple[str, Callable[[], None] | None]] | None = None) -> MessageDialog:
+        dialog = MessageDialog(title, message, buttons)
+        dialog.bind(on_dismiss=self._dialog_closed)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _dialog_closed(self, dialog, *_args) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+
+    def show_open_dialog(self) -> OpenDialog:
+        dialog = OpenDialog(start_path=self._last_folder, on_open=self.open_photo)
+        dialog.bind(on_dismiss=self._dialog_closed)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def show_save_dialog(self) -> SaveDialog | None:
+        if self.result is None:
+            return None
+        has_mesh = self.result.reconstruction is not None
+        dialog = SaveDialog(folder=self._last_folder, stem=self.current.stem if self.current else "face",
+                            mesh_formats=["ply", "glb"], depth_formats=["png16", "color"], has_mesh=has_mesh,
+                            on_save=self.save)
+        dialog.bind(on_dismiss=self._dialog_closed)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    # ------------------------------------------------------------------ saving
+    def save(self, folder: Path, stem: str, mesh_formats: list[str], depth_formats: list[str], wireframe: bool,
+             view_png: bool, overwrite: bool = False) -> None:
+        """Checks the target and writes the chosen files in a thread; asks before replacing anything."""
+        if self.result is None:
+            return
+        if not stem or Path(stem).name != stem or stem in (".", ".."):
+            self.show_message("Cannot save", f"'{stem}' is not a usable file name.")
+            return
+        unknown = [f for f in mesh_formats if f not in MESH_FORMATS] + [f for f in depth_formats
+                                                                         if f not in DEPTH_FORMATS]
+        if unknown or not (mesh_formats or depth_formats or wireframe or view_png):
+            self.show_message("Cannot save", "Choose at least one format to save.")
+            return
+        problem = folder_problem(folder)
+        if problem:
+            self.show_message("Cannot save", problem)
+            return
+        with_mesh = self.result.reconstruction is not None
+        targets = output_paths(folder, stem, mesh_formats, depth_formats, wireframe, with_mesh=with_mesh)
+        view_path = folder / f"{stem}{VIEW_SUFFIX}" if view_png and with_mesh else None
+        if view_path is not None:
+            targets.append(view_path)
+        existing = [p for p in targets if p.exists()]
+        if existing and not overwrite:
+            names = "\n".join(p.name for p in existing[:8]) + ("\n..." if len(existing) > 8 else "")
+            self.show_message("Replace existing files?", f"These files already exist in {folder}:\n{names}",
+                              [("Replace", lambda: self.save(folder, stem, mesh_formats, depth_formats, wireframe,
+                                                             view_png, overwrite=True)), ("Cancel", None)])
+            return
+        self._last_folder = str(folder)
+        pixels = self.root.ids.mesh_view.render_pixels() if view_path is not None else None
+        result = self.result
+        self.root.status_text = f"Saving to {folder} ..."
+
+        def write() -> None:
+            try:
+                written = save_outputs(result, folder, stem, mesh_formats, depth_formats, overwrite, wireframe)
+                if view_path is not None:
+                    written.append(write_png(pixels, view_path, overwrite))
+            except Exception as exc:
+                message = _save_error(exc, folder)
+                Clock.schedule_once(lambda _dt: self._save_failed(message), 0)
+                return
+            Clock.schedule_once(lambda _dt: self._saved(written, folder), 0)
+
+        self._save_thread = threading.Thread(target=write, name="facedepth-save", daemon=True)
+        self._save_thread.start()
+
+    def _saved(self, written: list[Path], folder: Path) -> None:
+        self.root.status_text = f"Saved {len(written)} file{'s' if len(written) != 1 else ''} to {folder}"
+
+    def _save_failed(self, message: str) -> None:
+        self.root.status_text = "Saving failed"
+        self.show_message("Could not save", message)
+
+    # ------------------------------------------------------------------ window events
+    def _on_drop_file(self, _window, filename: bytes, *_args) -> None:
+        path = Path(os.fsdecode(filename))
+        if path.is_dir():
+            self.show_message("Cannot open this file", f"{path.name} is a folder; drop an image file.")
+            return
+        self.open_photo(path)
+
+    def _on_keyboard(self, _window, key: int, _scancode, codepoint, modifiers) -> bool:
+        ctrl = "ctrl" in modifiers or "meta" in modifiers
+        if key == 27:  # Esc: cancel processing or close the dialog (ModalView closes itself); never quit
+            if self.dialog is None and self.worker.busy:
+                self.cancel()
+            return True
+        if ctrl and codepoint == "o" and self.dialog is None:
+            self.show_open_dialog()
+            return True
+        if ctrl and codepoint == "s" and self.dialog is None:
+            self.show_save_dialog()
+            return True
+        return False
+
+    # ------------------------------------------------------------------ screenshot
+    def _take_screenshot(self, timed_out: bool) -> None:
+        if self.screenshot_path is None:
+            return
+        path, self.screenshot_path = self.screenshot_path, None
+        try:
+            save_window_png(path)
+        except Exception as exc:
+            logger.error("could not save the screenshot %s: %s", path, exc)
+            self.exit_status = 1
+        else:
+            logger.warning("saved %s", path)
+            self.exit_status = 1 if timed_out or self.result is None else 0
+        self.stop()
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why files cannot be written into ``folder`` (None when a probe file can be created and removed)."""
+    if not folder.exists():
+        return f"The folder {folder} does not exist."
+    if not folder.is_dir():
+        return f"{folder} is not a folder."
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".facedepth-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"Cannot write to the folder {folder}: {exc.strerror or exc}."
+    return None
+
+
+def _save_error(exc: BaseException, folder: Path) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        target = exc.filename or folder
+        return f"Cannot write {target}: {exc.strerror}."
+    return f"{type(exc).__name__}: {exc}"
+
+
+def save_window_png(path: Path) -> Path:
+    """Atomically writes what the window shows as a PNG (replacing ``path``): the window is drawn into
+    the back buffer and read back before any buffer swap."""
+    from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
+
+    width, height = (int(v) for v in Window.size)
+    Window.dispatch("on_draw")
+    data = glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE)
+    pixels = np.frombuffer(data, dtype=np.uint8)[: width * height * 4].reshape(height, width, 4)[::-1, :, :3]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_png(np.ascontiguousarray(pixels), Path(path), overwrite=True)
