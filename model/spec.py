@@ -17,7 +17,7 @@ Millimetres need an assumption a single photo cannot give: we assume the crop sq
 ``NOMINAL_CROP_SIDE_MM`` at the face (2.0 x the eyebrow-to-lip landmark box of the Surrey Face Model's
 mean face, 113.5 mm) and that the nose tip is ``NOMINAL_NEAR_MM`` from the camera. The pinhole camera
 that makes this consistent has a focal length of ``crop_side_px * NOMINAL_NEAR_MM / NOMINAL_CROP_SIDE_MM``
-pixels (see :func:`model.postprocess.camera_for_crop`).
+pixels (see :func:`model.service.camera_for_box`).
 """
 
 from __future__ import annotations

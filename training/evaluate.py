@@ -104,7 +104,7 @@ def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("sy
             side = rec["crop_side_mm"]
             true_mask = depthcode.face_mask(true_code)
             true_mm = relative_mm(true_code, side)
-            pred = estimator((photo.astype(np.float32)[None] / 127.5 - 1.0))[0, ..., 0]
+            pred = estimator(photo.astype(np.float32)[None] / 127.5 - 1.0)[0, ..., 0]
             codes = {"generator": pred, "flat": np.full_like(true_code, spec.NEAR_CODE), **baselines.codes(photo)}
             row = {"name": rec["name"], "yaw": rec.get("yaw")}
             for m in METHODS:

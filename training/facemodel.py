@@ -63,8 +63,12 @@ class FaceModel:
         self.triangles = np.asarray(shape.get_triangle_list(), dtype=np.int64)
         self.uv = np.asarray(base.get_texture_coordinates(), dtype=np.float64)
         self.morphable_model = eos.morphablemodel.MorphableModel(
-            shape, blendshapes, color_model=eos.morphablemodel.PcaModel(), vertex_definitions=None,
-            texture_coordinates=base.get_texture_coordinates())
+            shape,
+            blendshapes,
+            color_model=eos.morphablemodel.PcaModel(),
+            vertex_definitions=None,
+            texture_coordinates=base.get_texture_coordinates(),
+        )
         self.mapper = eos.core.LandmarkMapper(str(self.dir / "ibug_to_sfm.txt"))
         self.landmark_vertices = self._landmark_vertices()
 
@@ -90,7 +94,9 @@ class FaceModel:
         nums = np.array([n for n in sorted(self.landmark_vertices) if n >= 18])
         return nums, np.array([self.landmark_vertices[n] for n in nums])
 
-    def vertices(self, shape_coeffs: np.ndarray | None = None, expression_coeffs: np.ndarray | None = None) -> np.ndarray:
+    def vertices(
+        self, shape_coeffs: np.ndarray | None = None, expression_coeffs: np.ndarray | None = None
+    ) -> np.ndarray:
         """(N, 3) vertices in mm for the given coefficients (None = mean)."""
         v = self.mean.copy()
         if shape_coeffs is not None:
@@ -125,18 +131,36 @@ class FaceModel:
         eos = self._eos
         lms = [eos.core.Landmark(str(i + 1), [float(x), float(y)]) for i, (x, y) in enumerate(landmarks)]
         mesh, pose, shape_c, expr_c = eos.fitting.fit_shape_and_pose(
-            self.morphable_model, lms, self.mapper, width, height, self._edges, self._contour_landmarks,
-            self._model_contour, num_iterations=iterations, lambda_identity=30.0)
+            self.morphable_model,
+            lms,
+            self.mapper,
+            width,
+            height,
+            self._edges,
+            self._contour_landmarks,
+            self._model_contour,
+            num_iterations=iterations,
+            lambda_identity=30.0,
+        )
         verts = np.asarray(mesh.vertices, np.float64)
         affine = np.asarray(eos.fitting.get_3x4_affine_camera_matrix(pose, width, height), np.float64)
         modelview = np.asarray(pose.get_modelview(), np.float64)
         nums = np.array(sorted(n for n in self.landmark_vertices if n >= 18))
         ids = np.array([self.landmark_vertices[n] for n in nums])
-        proj = (np.c_[verts[ids], np.ones(len(ids))] @ affine[:2].T)
+        proj = np.c_[verts[ids], np.ones(len(ids))] @ affine[:2].T
         iod = np.linalg.norm(landmarks[36:42].mean(0) - landmarks[42:48].mean(0))
         err = float(np.linalg.norm(proj - landmarks[nums - 1], axis=1).mean() / max(iod, 1e-6))
-        return Fit(verts, modelview, affine, np.asarray(shape_c), np.asarray(expr_c),
-                   tuple(pose.get_yaw_pitch_roll()), err, pose, mesh)
+        return Fit(
+            verts,
+            modelview,
+            affine,
+            np.asarray(shape_c),
+            np.asarray(expr_c),
+            tuple(pose.get_yaw_pitch_roll()),
+            err,
+            pose,
+            mesh,
+        )
 
     @cached_property
     def _edges(self):

@@ -32,13 +32,26 @@ logger = logging.getLogger(__name__)
 def crop_depth(depth_mm: np.ndarray, box: CropBox, size: int = spec.IMAGE_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Depth (NaN = none) resampled into the crop: (distance, mask), nearest-neighbour to keep edges sharp."""
     m = box.to_crop_matrix(size)
-    out = cv2.warpAffine(np.nan_to_num(depth_mm, nan=0.0).astype(np.float32), m, (size, size),
-                         flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    out = cv2.warpAffine(
+        np.nan_to_num(depth_mm, nan=0.0).astype(np.float32),
+        m,
+        (size, size),
+        flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
     return out, out > 0
 
 
-def import_pair(detector: FaceDetector, rgb: np.ndarray, depth_mm: np.ndarray, mm_per_px: float,
-                split_dir: Path, name: str, kind: str = "real") -> dict | None:
+def import_pair(
+    detector: FaceDetector,
+    rgb: np.ndarray,
+    depth_mm: np.ndarray,
+    mm_per_px: float,
+    split_dir: Path,
+    name: str,
+    kind: str = "real",
+) -> dict | None:
     """Crops and encodes one RGB-D pair; ``mm_per_px`` is the lateral size of a pixel at the face."""
     face = detector.largest(rgb)
     if face is None:
@@ -59,8 +72,9 @@ def _subjects(csv_path: Path | None) -> dict[str, str]:
         return {row[0]: row[1] for row in csv.reader(f) if len(row) >= 2}
 
 
-def import_texas(root: Path, out_dir: Path, subjects_csv: Path | None, pixel_mm: float, level_mm: float,
-                 val_fraction: float = 0.2) -> Counter:
+def import_texas(
+    root: Path, out_dir: Path, subjects_csv: Path | None, pixel_mm: float, level_mm: float, val_fraction: float = 0.2
+) -> Counter:
     """Imports every Portrait/Range pair under ``root``; whole subjects go to train or val."""
     detector = FaceDetector()
     subjects = _subjects(subjects_csv)
@@ -79,7 +93,9 @@ def import_texas(root: Path, out_dir: Path, subjects_csv: Path | None, pixel_mm:
         if rng.ndim == 3:
             rng = rng[..., 0]
         depth_mm = np.where(rng > 0, (rng.max() - rng) * level_mm + 1000.0, np.nan)
-        rec = import_pair(detector, storage.read_rgb(portrait), depth_mm, pixel_mm, out_dir / split, f"texas_{image_id}")
+        rec = import_pair(
+            detector, storage.read_rgb(portrait), depth_mm, pixel_mm, out_dir / split, f"texas_{image_id}"
+        )
         if rec is None:
             outcomes["no face or no depth"] += 1
             continue
@@ -96,8 +112,9 @@ def import_paired_folder(root: Path, out_dir: Path, fov_deg: float) -> Counter:
     detector = FaceDetector()
     outcomes: Counter = Counter()
     records: dict[str, list[dict]] = {}
-    photos = sorted(p for p in root.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")
-                    and not p.stem.endswith("_depth"))
+    photos = sorted(
+        p for p in root.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png") and not p.stem.endswith("_depth")
+    )
     for photo in tqdm(photos, desc="paired folder"):
         png, npy = photo.with_name(f"{photo.stem}_depth.png"), photo.with_name(f"{photo.stem}_depth.npy")
         if npy.exists():
@@ -115,8 +132,9 @@ def import_paired_folder(root: Path, out_dir: Path, fov_deg: float) -> Counter:
             outcomes["empty depth"] += 1
             continue
         split = split_of(photo.name)
-        rec = import_pair(detector, rgb, depth_mm, float(np.median(valid)) / focal, out_dir / split,
-                          f"pair_{photo.stem}")
+        rec = import_pair(
+            detector, rgb, depth_mm, float(np.median(valid)) / focal, out_dir / split, f"pair_{photo.stem}"
+        )
         if rec is None:
             outcomes["no face or no depth"] += 1
             continue

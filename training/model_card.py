@@ -1,0 +1,91 @@
+"""Writes weights/MODEL_CARD.md from a training run, its export and an evaluation report."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections import Counter
+from pathlib import Path
+
+from training import storage
+
+
+def data_counts(data_dir: Path) -> dict[str, Counter]:
+    return {split: Counter(r["kind"] for r in storage.read_index(Path(data_dir) / split)) for split in ("train", "val")}
+
+
+def _eval_table(report: dict) -> str:
+    rows = [
+        "| held-out split | method | median RMSE (mm) | mean RMSE (mm) | median MAE (mm) | coverage | success |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, rep in report.items():
+        for m, s in rep["methods"].items():
+            if "median_rmse_mm" in s:
+                rows.append(
+                    f"| {kind} ({rep['samples']}) | {m} | {s['median_rmse_mm']:.2f} | {s['mean_rmse_mm']:.2f} | "
+                    f"{s['median_mae_mm']:.2f} | {s['mean_coverage']:.1%} | {s['success_rate']:.1%} |"
+                )
+            else:
+                rows.append(f"| {kind} ({rep['samples']}) | {m} | - | - | - | - | {s['success_rate']:.1%} |")
+    return "\n".join(rows)
+
+
+def write_card(
+    out: Path, weights: Path, sha256: str, run_dir: Path, data_dir: Path, eval_report: dict, notes: str = ""
+) -> None:
+    state = json.loads((Path(run_dir) / "state.json").read_text())
+    config = json.loads((Path(run_dir) / "config.json").read_text())
+    counts = data_counts(data_dir)
+    hist = state["history"]
+    speed = sum(h["img_per_s"] for h in hist) / max(len(hist), 1)
+    size_mb = Path(weights).stat().st_size / 1e6
+    text = f"""# FaceDepth generator — model card
+
+File: `{Path(weights).name}` ({size_mb:.1f} MB, LiteRT flatbuffer, fp16 weights)
+sha256: {sha256}
+
+## What it does
+Predicts a depth code (see `model/spec.py`) for a 256x256 face crop made by `model/crop.py`: the nearest
+face point at -0.9, relief in units of the crop side (gain {3.0}), background at +1. The app converts it to
+millimetres under a nominal face size and camera distance.
+
+## Architecture and recipe (the seed paper's pix2pix)
+U-Net generator, ngf={config["ngf"]} ({"%.1f" % (config["ngf"] ** 2 * 13.29e-3)} M parameters), 70x70 PatchGAN
+discriminator (ndf={config["ndf"]}); sigmoid cross-entropy GAN loss + {config["lambda_l1"]:.0f} x L1; Adam
+lr {config["learning_rate"]}, beta1 {config["beta_1"]}; batch {config["data"]["batch_size"]}; random jitter (resize
+286, crop 256), mirroring, photometric jitter (brightness, contrast, saturation, hue, grey, blur, JPEG,
+noise). Real-photo share per batch: {config["data"]["real_fraction"]}.
+
+## Data (made by `facedepth-train generate`; nothing of it is in this repository)
+| split | real photos with pseudo ground truth | synthetic renders |
+|---|---|---|
+| train | {counts["train"].get("real", 0)} | {counts["train"].get("synthetic", 0)} |
+| held out | {counts["val"].get("real", 0)} | {counts["val"].get("synthetic", 0)} |
+
+* Real: UTKFace photos (../shared/data/faces/utkface), 68 dlib landmarks, Surrey Face Model fit (eos:
+  shape + 6 expression blendshapes + pose), fitted depth rendered in the same crop. Held out by a hash of
+  the file name (10 %).
+* Synthetic: Surrey Face Model with random identity/expression, yaw up to ±65°, pitch ±25°, roll ±15°,
+  perspective camera 350-1500 mm, ambient + directional + specular coloured light, skin textures extracted
+  from training photos (held-out renders use textures and backgrounds of held-out photos only).
+
+## Training
+{state["epoch"]} epochs x {config["steps_per_epoch"]} steps ({state["step"]} steps, {state["step"] * config["data"]["batch_size"]}
+images seen), {state["wall_seconds"] / 3600:.2f} h wall time on {platform.machine()} CPU (2 cores, shared with
+development work), {speed:.1f} img/s on average. Best epoch by validation face MAE: {state["best_epoch"]}.
+
+## Held-out evaluation (`facedepth-train evaluate`)
+Depth error in mm inside the true face mask after a per-sample least-squares scale + shift.
+"real" ground truth is itself a landmark fit (pseudo ground truth), so there the landmark fit scores
+near zero by construction: compare the generator with the posed mean face there.
+
+{_eval_table(eval_report)}
+
+{notes}
+
+## Licence
+Trained from the Surrey Face Model (free for non-commercial use only) and UTKFace (non-commercial research
+only): these weights are for **non-commercial use only**.
+"""
+    storage.atomic_write_bytes(Path(out), text.encode())
