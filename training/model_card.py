@@ -40,6 +40,7 @@ def write_card(
     hist = state["history"]
     speed = sum(h["img_per_s"] for h in hist) / max(len(hist), 1)
     size_mb = Path(weights).stat().st_size / 1e6
+    images_seen = state["step"] * config["data"]["batch_size"]
     text = f"""# FaceDepth generator — model card
 
 File: `{Path(weights).name}` ({size_mb:.1f} MB, LiteRT flatbuffer, fp16 weights)
@@ -71,7 +72,7 @@ noise). Real-photo share per batch: {config["data"]["real_fraction"]}.
   from training photos (held-out renders use textures and backgrounds of held-out photos only).
 
 ## Training
-{state["epoch"]} epochs x {config["steps_per_epoch"]} steps ({state["step"]} steps, {state["step"] * config["data"]["batch_size"]}
+{state["epoch"]} epochs x {config["steps_per_epoch"]} steps ({state["step"]} steps, {images_seen}
 images seen), {state["wall_seconds"] / 3600:.2f} h wall time on {platform.machine()} CPU (2 cores, shared with
 development work), {speed:.1f} img/s on average. Best epoch by validation face MAE: {state["best_epoch"]}.
 
