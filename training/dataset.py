@@ -110,9 +110,14 @@ def training_dataset(cfg: DataConfig) -> tuple[tf.data.Dataset, dict[str, int]]:
 
 def validation_dataset(data_dir: Path, batch_size: int = 8, kind: str | None = None,
                        limit: int | None = None) -> tf.data.Dataset:
-    """Held-out pairs without augmentation, in index order."""
-    stems = list_samples(Path(data_dir) / "val", kind)[:limit]
+    """Held-out pairs without augmentation; with ``limit`` and no ``kind``, an even share of each kind."""
+    split = Path(data_dir) / "val"
+    if kind is None and limit:
+        kinds = sorted({r["kind"] for r in storage.read_index(split)})
+        stems = [s for k in kinds for s in list_samples(split, k)[: max(limit // len(kinds), 1)]]
+    else:
+        stems = list_samples(split, kind)[:limit]
     if not stems:
-        raise FileNotFoundError(f"no validation samples in {Path(data_dir) / 'val'}")
+        raise FileNotFoundError(f"no validation samples in {split}")
     ds = tf.data.Dataset.from_tensor_slices(stems).map(load_pair, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
