@@ -55,7 +55,7 @@ class OpenDialog(Popup):
 
     start_path = StringProperty("")
     selected = StringProperty("")
-    on_open = ObjectProperty(None)
+    open_action = ObjectProperty(None)
 
     def image_filter(self, _folder: str, name: str) -> bool:
         return is_image_name(name)
@@ -67,7 +67,7 @@ class OpenDialog(Popup):
         if self.selected:
             path = self.selected
             self.dismiss()
-            self.on_open(Path(path))
+            self.open_action(Path(path))
 
 
 class SaveDialog(Popup):
@@ -80,8 +80,8 @@ class SaveDialog(Popup):
     wireframe = BooleanProperty(True)
     view_png = BooleanProperty(True)
     has_mesh = BooleanProperty(True)
-    on_save = ObjectProperty(None)
-    """Called as on_save(folder: Path, stem: str, mesh_formats, depth_formats, wireframe, view_png)."""
+    save_action = ObjectProperty(None)
+    """Called as save_action(folder: Path, stem: str, mesh_formats, depth_formats, wireframe, view_png)."""
 
     def toggle(self, kind: str, fmt: str, active: bool) -> None:
         values = list(getattr(self, kind))
@@ -97,5 +97,5 @@ class SaveDialog(Popup):
     def save(self) -> None:
         stem = self.stem.strip()
         self.dismiss()
-        self.on_save(Path(self.folder), stem, list(self.mesh_formats) if self.has_mesh else [],
+        self.save_action(Path(self.folder), stem, list(self.mesh_formats) if self.has_mesh else [],
                      list(self.depth_formats), self.wireframe and self.has_mesh, self.view_png and self.has_mesh)

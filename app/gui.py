@@ -18,6 +18,7 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.graphics.texture import Texture
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 KV_FILE = Path(__file__).with_name("facedepth.kv")
 ICON_FILE = "icons/facedepth.png"
 VIEW_SUFFIX = "_view.png"
+MIN_WINDOW = (960, 600)
+"""Smallest window size in density-independent pixels."""
 
 __all__ = ["FaceDepthApp", "MainWindow", "MeshView"]
 
@@ -129,6 +132,8 @@ class FaceDepthApp(App):
             config.setdefaults(section, values)
 
     def build(self) -> MainWindow:
+        Window.title = self.title
+        set_minimum_size(dp(MIN_WINDOW[0]), dp(MIN_WINDOW[1]))
         icon = resources.assets_dir() / ICON_FILE
         if icon.is_file():
             self.icon = str(icon)
@@ -282,7 +287,7 @@ class FaceDepthApp(App):
             self.dialog = None
 
     def show_open_dialog(self) -> OpenDialog:
-        dialog = OpenDialog(start_path=self._last_folder, on_open=self.open_photo)
+        dialog = OpenDialog(start_path=self._last_folder, open_action=self.open_photo)
         dialog.bind(on_dismiss=self._dialog_closed)
         self.dialog = dialog
         dialog.open()
@@ -294,7 +299,7 @@ class FaceDepthApp(App):
         has_mesh = self.result.reconstruction is not None
         dialog = SaveDialog(folder=self._last_folder, stem=self.current.stem if self.current else "face",
                             mesh_formats=["ply", "glb"], depth_formats=["png16", "color"], has_mesh=has_mesh,
-                            on_save=self.save)
+                            save_action=self.save)
         dialog.bind(on_dismiss=self._dialog_closed)
         self.dialog = dialog
         dialog.open()
@@ -394,6 +399,18 @@ class FaceDepthApp(App):
         self.stop()
 
 
+def set_minimum_size(width: float, height: float) -> None:
+    """Window.minimum_width/height (Kivy warns about the first of the two while the other is still 0)."""
+    kivy_log = logging.getLogger("kivy")
+    level = kivy_log.level
+    kivy_log.setLevel(logging.ERROR)
+    try:
+        Window.minimum_width = round(width)
+    finally:
+        kivy_log.setLevel(level)
+    Window.minimum_height = round(height)
+
+
 def folder_problem(folder: Path) -> str | None:
     """Why files cannot be written into ``folder`` (None when a probe file can be created and removed)."""
     if not folder.exists():
@@ -411,7 +428,7 @@ def folder_problem(folder: Path) -> str | None:
 
 def _save_error(exc: BaseException, folder: Path) -> str:
     if isinstance(exc, OSError) and exc.strerror:
-        target = exc.filename or folder
+        target = exc.filename2 or exc.filename or folder  # os.replace(temp, target) names the target second
         return f"Cannot write {target}: {exc.strerror}."
     return f"{type(exc).__name__}: {exc}"
 

@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 WINDOW_SIZE = (1360, 820)
-MIN_WINDOW = (960, 600)
-"""Smallest window size in density-independent pixels."""
 
 
 def configure_kivy() -> None:
@@ -24,7 +22,6 @@ def configure_kivy() -> None:
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # our own command line, not Kivy's
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")  # Kivy logs through `logging` like the rest
     from kivy.config import Config
-    from kivy.metrics import dp
 
     from model import resources
 
@@ -32,8 +29,6 @@ def configure_kivy() -> None:
     Config.set("input", "mouse", "mouse,disable_multitouch")  # right-drag pans instead of adding touch dots
     Config.set("graphics", "width", str(WINDOW_SIZE[0]))
     Config.set("graphics", "height", str(WINDOW_SIZE[1]))
-    Config.set("graphics", "minimum_width", str(round(dp(MIN_WINDOW[0]))))
-    Config.set("graphics", "minimum_height", str(round(dp(MIN_WINDOW[1]))))
     icon = resources.assets_dir() / "icons" / "facedepth.png"
     if icon.is_file():
         Config.set("kivy", "window_icon", str(icon))

@@ -1,0 +1,359 @@
+"""The FaceDepth window, driven headless (Xvfb): open, process, view, save, settings, errors, keys.
+
+Run on their own (TensorFlow must not be in this process): ``pytest -m gui tests/test_app_gui.py``.
+The generator is the random tiny one of the ``tiny_weights`` fixture, so depths are noise but every
+stage runs for real.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import open3d as o3d
+import pytest
+import trimesh
+from gui_harness import Harness, launch, shut_down
+from PIL import Image
+
+pytestmark = pytest.mark.gui
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def gui(tiny_weights, tmp_path_factory):
+    harness, server = launch(tiny_weights, tmp_path_factory.mktemp("gui_home"))
+    yield harness
+    shut_down(harness, server)
+
+
+@pytest.fixture
+def ui(gui: Harness, tiny_weights):
+    """The window with no dialog open and nothing running, before and after each test."""
+    gui.close_dialogs()
+    gui.wait_idle()
+    yield gui
+    gui.close_dialogs()
+    gui.wait_idle()
+    gui.app.reset_settings()
+    gui.frames(2)
+
+
+@pytest.fixture
+def processed(ui: Harness, face_photo):
+    """The sample face processed with the default settings."""
+    ui.process(face_photo)
+    assert ui.app.result is not None, ui.root.status_text
+    return ui
+
+
+def window_center(widget) -> tuple[float, float]:
+    return widget.to_window(*widget.center)
+
+
+def test_window_basics(ui: Harness):
+    from kivy.config import Config
+    from kivy.core.window import Window
+
+    assert Window.title == "FaceDepth"
+    assert ui.app.icon.endswith("facedepth.png") and Path(ui.app.icon).is_file()
+    assert Window.minimum_width > 0 and Window.minimum_height > 0
+    assert Config.get("kivy", "exit_on_escape") == "0"
+
+
+def test_sample_is_processed_into_photo_depth_and_mesh(processed: Harness):
+    app, root = processed.app, processed.root
+    recon = app.result.reconstruction
+    assert root.photo_texture is not None and root.depth_texture is not None and root.legend_texture is not None
+    assert root.near_text.startswith("near ") and root.near_text.endswith(" mm")
+    assert root.far_text.startswith("far ") and root.far_text.endswith(" mm")
+    assert app.result.prediction.face is not None  # the sample is a real face photo
+    assert processed.view.has_scene
+    assert processed.view.triangle_count == len(recon.mesh.triangles) > 0
+    assert f"{len(recon.mesh.triangles):,} triangles" in root.status_text
+    # The 3D view draws something other than its background.
+    pixels = processed.view.render_pixels()
+    background = np.round(np.array(processed.view.background[:3]) * 255)
+    assert (np.abs(pixels.astype(int) - background).sum(axis=2) > 30).mean() > 0.05
+    # The process never loaded TensorFlow (it crashes next to Kivy's OpenGL).
+    assert "tensorflow" not in sys.modules
+    assert "keras" not in sys.modules
+
+
+def test_drag_rotates_wheel_zooms_right_drag_pans_double_click_resets(processed: Harness):
+    view = processed.view
+    x, y = window_center(view)
+    before = view.view_matrix.copy()
+    processed.drag((x, y), (x + 120, y + 40))
+    assert view.yaw != 0 and view.pitch != 0
+    assert not np.allclose(view.view_matrix, before)
+
+    zoom = view.zoom
+    processed.click((x, y), button="scrolldown")
+    assert view.zoom > zoom
+    processed.click((x, y), button="scrollup")
+    processed.click((x, y), button="scrollup")
+    assert view.zoom < zoom
+
+    processed.drag((x, y), (x + 60, y - 30), button="right")
+    assert view.pan[0] > 0 and view.pan[1] < 0
+
+    processed.click((x, y), double=True)
+    assert (view.yaw, view.pitch, view.zoom, list(view.pan)) == (0, 0, 1, [0, 0])
+    np.testing.assert_allclose(view.view_matrix, before)
+
+
+def test_render_modes_show_mesh_wireframe_and_points(processed: Harness):
+    view, root = processed.view, processed.root
+    recon = processed.app.result.reconstruction
+    shots = {}
+    for mode in ("shaded", "colour", "wireframe", "points"):
+        button = root.ids[f"render_{mode}"]
+        button.dispatch("on_release")
+        processed.frames(2)
+        assert view.render_mode == mode and button.state == "down"
+        drawn = view._content.children[0].children
+        primitives = {"shaded": 3, "colour": 3, "wireframe": 2, "points": 1}[mode]
+        elements = sum(len(mesh.indices) for mesh in drawn if hasattr(mesh, "indices")) // primitives
+        expected = {"shaded": len(recon.mesh.triangles), "colour": len(recon.mesh.triangles),
+                    "wireframe": len(recon.wireframe.lines), "points": len(recon.point_cloud.points)}[mode]
+        assert elements == expected
+        shots[mode] = view.render_pixels()
+    assert not np.array_equal(shots["shaded"], shots["colour"])
+    assert not np.array_equal(shots["colour"], shots["wireframe"])
+    root.ids.render_colour.dispatch("on_release")
+
+
+def test_save_every_format_reload_and_confirm_before_replacing(processed: Harness, tmp_path):
+    app = processed.app
+    recon, prediction = app.result.reconstruction, app.result.prediction
+    app.save(tmp_path, "face", ["ply", "obj", "stl", "glb"], ["png16", "color", "npy"], True, True)
+    processed.pump(lambda: app.root.status_text.startswith("Saved"), 120, "saving")
+    assert app.root.status_text == f"Saved 9 files to {tmp_path}"
+
+    triangles = len(recon.mesh.triangles)
+    for fmt in ("ply", "obj", "glb"):
+        mesh = trimesh.load(tmp_path / f"face.{fmt}", force="mesh", process=False)
+        assert len(mesh.faces) == triangles, fmt
+        assert len(mesh.vertices) == len(recon.mesh.vertices), fmt
+    assert len(trimesh.load(tmp_path / "face.stl", force="mesh").faces) == triangles
+    lines = o3d.io.read_line_set(str(tmp_path / "face_wireframe.ply"))
+    assert len(lines.lines) == len(recon.wireframe.lines)
+
+    png16 = cv2.imread(str(tmp_path / "face_depth.png"), cv2.IMREAD_UNCHANGED)
+    assert png16.dtype == np.uint16 and png16.shape == prediction.depth_mm.shape
+    valid = np.isfinite(prediction.depth_mm)
+    np.testing.assert_allclose(png16[valid] / 10.0, prediction.depth_mm[valid], atol=0.06)
+    depth = np.load(tmp_path / "face_depth.npy")
+    np.testing.assert_array_equal(np.isnan(depth), ~valid)
+    color = np.asarray(Image.open(tmp_path / "face_depth_color.png"))
+    assert color.shape == (*prediction.depth_mm.shape, 3)
+    view_png = np.asarray(Image.open(tmp_path / "face_view.png"))
+    assert view_png.shape == (int(processed.view.height), int(processed.view.width), 3)
+    assert view_png.std() > 5  # the mesh, not a blank frame
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+    # Saving again asks first; Cancel leaves the files alone, Replace rewrites them.
+    stamp = (tmp_path / "face.ply").stat().st_mtime_ns
+    os.utime(tmp_path / "face.ply", ns=(stamp - 10**9, stamp - 10**9))
+    app.save(tmp_path, "face", ["ply"], [], False, False)
+    dialog = processed.wait_dialog()
+    assert dialog.title == "Replace existing files?" and "face.ply" in dialog.message
+    dialog.press("Cancel")
+    processed.frames(3)
+    assert (tmp_path / "face.ply").stat().st_mtime_ns == stamp - 10**9
+    app.save(tmp_path, "face", ["ply"], [], False, False)
+    processed.wait_dialog().press("Replace")
+    processed.pump(lambda: (tmp_path / "face.ply").stat().st_mtime_ns != stamp - 10**9, 60, "the replaced file")
+    processed.pump(lambda: app.root.status_text.startswith("Saved 1 file"), 60, "saving")
+
+
+def test_save_dialog_from_ctrl_s(processed: Harness, tmp_path):
+    from app.dialogs import SaveDialog
+
+    processed.key(115, "s", ["ctrl"])
+    dialog = processed.wait_dialog(SaveDialog)
+    dialog.folder = str(tmp_path)
+    dialog.ids.stem_input.text = "portrait"
+    dialog.ids.folder_chooser.path = str(tmp_path)
+    processed.frames(2)
+    dialog.ids.save_button.dispatch("on_release")
+    processed.pump(lambda: processed.root.status_text.startswith("Saved"), 120, "saving")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["portrait.glb", "portrait.ply", "portrait_depth.png", "portrait_depth_color.png",
+                     "portrait_view.png", "portrait_wireframe.ply"]
+
+
+def test_unwritable_or_missing_folder_is_a_dialog(processed: Harness, tmp_path):
+    app = processed.app
+    a_file = tmp_path / "not_a_folder"
+    a_file.write_text("x")
+    app.save(a_file, "face", ["ply"], [], False, False)
+    dialog = processed.wait_dialog()
+    assert dialog.title == "Cannot save" and "is not a folder" in dialog.message
+    dialog.press("OK")
+
+    app.save(tmp_path / "missing", "face", ["ply"], [], False, False)
+    dialog = processed.wait_dialog()
+    assert dialog.title == "Cannot save" and "does not exist" in dialog.message
+    dialog.press("OK")
+
+    if os.geteuid() != 0:  # permission bits do not stop root
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        app.save(locked, "face", ["ply"], [], False, False)
+        dialog = processed.wait_dialog()
+        assert dialog.title == "Cannot save" and "Cannot write to the folder" in dialog.message
+        dialog.press("OK")
+
+    # A write that fails half-way (the target is a folder) -> "Could not save", nothing left behind.
+    (tmp_path / "face.ply").mkdir()
+    app.save(tmp_path, "face", ["ply"], ["npy"], False, False)
+    processed.wait_dialog().press("Replace")
+    dialog = processed.wait_dialog()
+    assert dialog.title == "Could not save" and "face.ply" in dialog.message
+    assert not (tmp_path / "face_depth.npy").exists()
+
+
+def test_not_an_image_and_truncated_file_are_dialogs(ui: Harness, tmp_path, face_photo):
+    text = tmp_path / "notes.jpg"
+    text.write_text("this is not a photo\n")
+    ui.process(text)
+    dialog = ui.wait_dialog()
+    assert dialog.title == "Cannot open this file"
+    assert dialog.message.startswith("notes.jpg: not an image file")
+    dialog.press("OK")
+
+    data = face_photo.read_bytes()
+    truncated = tmp_path / "half.jpg"
+    truncated.write_bytes(data[: len(data) // 3])
+    ui.process(truncated)
+    dialog = ui.wait_dialog()
+    assert dialog.title == "Cannot open this file" and "truncated" in dialog.message
+    assert ui.app.result is None and not ui.view.has_scene
+
+
+def test_no_face_offers_the_whole_image(ui: Harness, no_face_photo):
+    ui.process(no_face_photo)
+    dialog = ui.wait_dialog()
+    assert dialog.title == "No face found"
+    assert "No face was found in gradient.png" in dialog.message
+    assert dialog.button_labels == ["Use the whole image", "Cancel"]
+    dialog.press("Use the whole image")
+    ui.wait_idle()
+    assert ui.app.result is not None and ui.app.result.prediction.face is None
+    assert ui.view.triangle_count == len(ui.app.result.reconstruction.mesh.triangles)
+    assert "whole image" in ui.root.status_text
+
+
+def test_missing_weights_is_a_dialog_at_start_and_when_processing(ui: Harness, tmp_path, face_photo, tiny_weights):
+    from app.worker import ProcessingWorker
+
+    app = ui.app
+    working = app.worker
+    app.worker = ProcessingWorker(tmp_path / "missing" / "generator.tflite")
+    try:
+        app.worker.preload(app._on_preload_error)  # what the app does on start
+        dialog = ui.wait_dialog()
+        assert dialog.title == "Depth model unavailable"
+        assert "weights file not found" in dialog.message and "FACEDEPTH_WEIGHTS" in dialog.message
+        dialog.press("OK")
+        ui.process(face_photo)
+        dialog = ui.wait_dialog()
+        assert dialog.title == "Depth model unavailable"
+    finally:
+        app.worker = working
+
+
+def test_escape_cancels_processing_and_never_quits(ui: Harness, face_photo):
+    from kivy.core.window import Window
+
+    ui.app.open_photo(face_photo)
+    assert ui.app.busy and ui.root.ids.cancel_button.disabled is False
+    ui.key(27)
+    ui.wait_idle()
+    assert ui.root.status_text == "Cancelled"
+    assert ui.app.result is None
+    ui.key(27)  # nothing running: Esc does nothing, the window stays
+    assert ui.app.root_window is Window and ui.loop.status == "started"
+
+    ui.app.show_message("Title", "Body")
+    ui.frames(3)
+    Window.dispatch("on_keyboard", 27, 0, "", [])  # Esc closes the dialog
+    ui.pump(lambda: ui.app.dialog is None, 10, "the dialog to close")
+    assert ui.loop.status == "started"
+
+
+def test_ctrl_o_chooser_shows_only_images_and_opens_one(ui: Harness, tmp_path, face_photo):
+    from app.dialogs import OpenDialog
+
+    shutil.copy(face_photo, tmp_path / "me.JPG")
+    (tmp_path / "readme.txt").write_text("x")
+    (tmp_path / "folder").mkdir()
+    ui.app._last_folder = str(tmp_path)
+    ui.key(111, "o", ["ctrl"])
+    dialog = ui.wait_dialog(OpenDialog)
+    chooser = dialog.ids.chooser
+    ui.pump(lambda: len(chooser.files) > 1, 20, "the file list")
+    names = sorted(Path(f).name for f in chooser.files if Path(f).parent == tmp_path)
+    assert names == ["folder", "me.JPG"]
+    chooser.selection = [str(tmp_path / "me.JPG")]
+    ui.frames(2)
+    assert dialog.selected == str(tmp_path / "me.JPG") and dialog.ids.preview.texture is not None
+    dialog.ids.open_button.dispatch("on_release")
+    ui.wait_idle()
+    assert ui.app.current == tmp_path / "me.JPG" and ui.app.result is not None
+
+
+def test_dropping_a_file_opens_it(ui: Harness, face_photo):
+    from kivy.core.window import Window
+
+    Window.dispatch("on_drop_file", os.fsencode(str(face_photo)), 100, 100)
+    ui.frames(1)
+    ui.wait_idle()
+    assert ui.app.current == face_photo and ui.app.result is not None
+
+
+def test_settings_are_remembered_applied_and_reset(processed: Harness):
+    from app import gui_settings
+    from app.gui_settings import GuiSettings
+
+    app, root = processed.app, processed.root
+    root.ids.mode_grid.dispatch("on_release")
+    root.detect_face = False
+    processed.frames(2)
+    assert root.settings_changed and not root.ids.rebuild_button.disabled
+    ini = Path(app.get_application_config())
+    stored = configparser.ConfigParser()
+    stored.read(ini)
+    assert stored.get(gui_settings.SECTION, "mesh_mode") == "grid"
+    assert stored.get(gui_settings.SECTION, "detect_face") == "0"
+
+    root.ids.rebuild_button.dispatch("on_release")
+    processed.wait_idle()
+    assert "grid mesh" in app.result.reconstruction.timings
+    assert app.result.prediction.face is None and not root.settings_changed
+
+    root.ids.reset_button.dispatch("on_release")
+    processed.frames(2)
+    assert app.settings == GuiSettings()
+    stored.read(ini)
+    assert stored.get(gui_settings.SECTION, "mesh_mode") == GuiSettings().mesh_mode
+
+
+def test_screenshot_option_saves_the_window_and_exits(tiny_weights, tmp_path, face_photo, gui):
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, FACEDEPTH_WEIGHTS=str(tiny_weights), KIVY_HOME=str(tmp_path / "kivy"),
+               XDG_CONFIG_HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "app.main", str(face_photo), "--screenshot", str(out)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shot = Image.open(out)
+    assert shot.size == (1360, 820)
+    assert np.asarray(shot).std() > 10
