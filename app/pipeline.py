@@ -8,13 +8,15 @@ size), ``<stem>_depth_color.png`` (colour map) and ``<stem>_wireframe.ply`` (the
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from model import spec
 from model.imageio import load_photo
 from model.inference import load_estimator
 from model.service import DepthPrediction, DepthService
@@ -117,13 +119,21 @@ class Pipeline:
 
         recon = None
         if settings.mesh is not None:
-            recon = reconstruct(prediction.depth_mm, prediction.image, camera_of(prediction), settings.mesh,
+            mesh_settings = scaled_to_face(settings.mesh, prediction.box.side)
+            recon = reconstruct(prediction.depth_mm, prediction.image, camera_of(prediction), mesh_settings,
                                 progress=stage, cancelled=cancelled)
             timings.update(recon.timings)
         if progress is not None:
             progress("done", STAGE_FRACTIONS["done"])
         timings["total"] = time.perf_counter() - started
         return PipelineResult(prediction=prediction, reconstruction=recon, timings=timings)
+
+
+def scaled_to_face(mesh: MeshSettings, crop_side_px: float) -> MeshSettings:
+    """Widens the sampling stride on large photos: the generator sees the face crop at IMAGE_SIZE pixels,
+    so sampling the uncropped depth more finely adds points (and Poisson time), not detail."""
+    stride = max(mesh.stride, math.ceil(mesh.stride * crop_side_px / spec.IMAGE_SIZE))
+    return mesh if stride == mesh.stride else replace(mesh, stride=stride)
 
 
 def output_paths(out_dir: Path, stem: str, mesh_formats: Iterable[str], depth_formats: Iterable[str],

@@ -85,3 +85,13 @@ def test_array_source_is_used_as_is(pipeline, face_photo):
     result = pipeline.run(rgb, PipelineSettings(detect=False, mesh=None))
     assert result.prediction.image is rgb and result.prediction.depth_mm.shape == (512, 512)
     assert np.isfinite(result.prediction.depth_mm).any()
+
+
+def test_stride_follows_face_size():
+    from app.pipeline import scaled_to_face
+    from reconstruction.settings import MeshSettings
+
+    base = MeshSettings(stride=2)
+    assert scaled_to_face(base, 200.0) is base
+    assert scaled_to_face(base, 256.0).stride == 2
+    assert scaled_to_face(base, 1024.0).stride == 8
