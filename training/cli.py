@@ -34,6 +34,7 @@ def _add_train(sub) -> None:
     p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN)
     p.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
     p.add_argument("--ngf", type=int, default=32, help="generator width (64 = the paper's)")
+    p.add_argument("--ndf", type=int, default=64, help="discriminator width (64 = the paper's)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--steps-per-epoch", type=int, default=1000)
@@ -84,7 +85,7 @@ def _train(args) -> int:
     from training.train import TrainConfig, train
 
     cfg = TrainConfig(DataConfig(args.data, batch_size=args.batch_size, real_fraction=args.real_fraction),
-                      run_dir=args.run_dir, ngf=args.ngf, learning_rate=args.lr, epochs=args.epochs,
+                      run_dir=args.run_dir, ngf=args.ngf, ndf=args.ndf, learning_rate=args.lr, epochs=args.epochs,
                       steps_per_epoch=args.steps_per_epoch, max_minutes=args.max_minutes, patience=args.patience)
     state = train(cfg, resume=args.resume)
     logging.info("finished at epoch %d (best epoch %d, val face MAE %.4f)", state.epoch, state.best_epoch,
