@@ -93,3 +93,30 @@ def test_synthetic_depth_aligns_with_landmarks(face_model):
     for lm in (31, 37, 46, 49, 55):
         assert mask[crop_px(lm)], f"landmark {lm} projects outside the rendered face"
     assert code[crop_px(31)] < code[crop_px(37)] and code[crop_px(31)] < code[crop_px(46)]
+
+
+def test_pseudo_ground_truth_on_the_sample_photo(face_model):
+    """The fitted depth covers the detected landmarks in the crop, nose nearer than the eye corners."""
+    from model.crop import box_from_landmarks
+    from model.face import FaceDetector
+    from model.imageio import load_photo
+    from model.resources import sample_image
+    from training.pseudo_gt import make_pseudo_sample
+
+    rgb = load_photo(sample_image())
+    sample = make_pseudo_sample(face_model, FaceDetector(), rgb, with_texture=True)
+    assert sample.fit.landmark_error < 0.12
+    assert sample.photo.shape == (256, 256, 3) and sample.texture.shape[2] == 3
+    assert 180 < sample.crop_side_mm < 300
+    box = box_from_landmarks(sample.face.landmarks)
+    m = box.to_crop_matrix(256)
+    lm = sample.face.landmarks @ m[:, :2].T + m[:, 2]
+    mask = depthcode.face_mask(sample.code)
+
+    def at(i: int) -> float:
+        x, y = lm[i - 1]
+        return sample.code[int(round(y)), int(round(x))]
+
+    inside = [mask[int(round(y)), int(round(x))] for x, y in lm[17:]]
+    assert np.mean(inside) > 0.95
+    assert at(31) < at(37) and at(31) < at(46)
