@@ -1,0 +1,359 @@
+"""Builds the FaceDepth installer: PyInstaller bundle, self-test, versioned archive and Debian package.
+
+    python packaging/build.py [--weights DIR] [--dist DIR] [--work DIR] [--measure-start] [--screenshot PNG]
+
+Steps, each reported with its figures (seconds, MB):
+
+1. PyInstaller with ``build.spec`` -> ``<dist>/FaceDepth/`` (one folder; the executable is ``FaceDepth``);
+2. ``FaceDepth --self-test`` run from a temporary folder outside the source tree, in a clean environment
+   (only PATH, HOME and LANG), so it proves the bundle needs nothing from the checkout or the venv;
+3. optionally (a display or Xvfb needed): time from launch to the first window frame (``--measure-start``)
+   and a screenshot of the window after processing the bundled sample (``--screenshot``);
+4. ``<dist>/FaceDepth-<version>-<os>-<machine>.tar.gz`` holding ``FaceDepth-<version>/``;
+5. on Linux with dpkg-deb: ``<dist>/facedepth_<version>_<arch>.deb`` installing the bundle in /opt/facedepth,
+   the launcher /usr/bin/facedepth-app, a desktop entry and the icon.
+
+The weights bundled are ``weights/generator.tflite`` (+ ``MODEL_CARD.md``), or those in ``--weights DIR``;
+``--allow-no-weights`` builds without them (trial builds: the self-test then fails). Exit status 0 when
+every step passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "FaceDepth"
+PACKAGE = "facedepth"
+INSTALL_DIR = Path("opt") / PACKAGE
+LAUNCHER = "facedepth-app"
+MAINTAINER = "FaceDepth maintainers <facedepth@localhost>"
+SUMMARY = "one face photo to a depth map and a 3D face mesh"
+DEB_DEPENDS = ("libc6 (>= 2.35), libgl1, libegl1, libx11-6, libxcb1, libxext6, libxrandr2, libxcursor1, libxi6, "
+               "libgl1-mesa-dri")
+"""System libraries the bundle loads but PyInstaller leaves out (GL/EGL/X11 belong to the system; SDL2
+opens the X11 extension libraries at run time); libc 2.35 because the Open3D wheel is manylinux_2_35."""
+ICON = ROOT / "assets" / "icons" / "facedepth.png"
+SCREEN = "1400x900x24"
+
+
+class BuildError(RuntimeError):
+    """A step failed; the message says which and why."""
+
+
+def project_version() -> str:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the installed package's metadata
+        from importlib.metadata import version
+
+        return version(PACKAGE)
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def platform_tag() -> str:
+    return f"{platform.system()}-{platform.machine()}".lower()
+
+
+def executable(bundle: Path) -> Path:
+    return bundle / (NAME + ".exe" if sys.platform == "win32" else NAME)
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """Only PATH, HOME and LANG (+ ``extra``): nothing from the venv or the project leaks into the app."""
+    return {"PATH": os.defpath, "HOME": str(home), "LANG": "C.UTF-8", **extra}
+
+
+def tree_size(folder: Path) -> int:
+    """Bytes of the regular files under ``folder`` (links counted as links, as an unpacked copy holds them)."""
+    return sum(path.lstat().st_size for path in folder.rglob("*") if not path.is_dir() or path.is_symlink())
+
+
+def mb(size: int) -> str:
+    return f"{size / 1e6:.0f} MB"
+
+
+def report(step: str, detail: str) -> None:
+    print(f"[build] {step}: {detail}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- bundle
+def run_pyinstaller(dist: Path, work: Path, weights: Path | None, allow_no_weights: bool) -> Path:
+    env = dict(os.environ)
+    if weights is not None:
+        env["FACEDEPTH_BUNDLE_WEIGHTS"] = str(weights)
+    if allow_no_weights:
+        env["FACEDEPTH_ALLOW_NO_WEIGHTS"] = "1"
+    command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+               "--distpath", str(dist), "--workpath", str(work), str(ROOT / "build.spec")]
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"PyInstaller failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    bundle = dist / NAME
+    if not executable(bundle).is_file():
+        raise BuildError(f"PyInstaller finished but {executable(bundle)} is missing")
+    normalise_permissions(bundle)
+    return bundle
+
+
+def normalise_permissions(folder: Path) -> None:
+    """Everything readable by every user (an installed copy runs as any user): 0755 folders and
+    executables, 0644 other files, whatever the permissions of the files PyInstaller copied."""
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        path.chmod(0o755 if path.is_dir() or mode & 0o111 else 0o644)
+
+
+def self_test(bundle: Path) -> float:
+    """Runs ``FaceDepth --self-test`` outside the source tree in a clean environment; returns seconds."""
+    with tempfile.TemporaryDirectory(prefix="facedepth-selftest-run-") as temp:
+        start = time.perf_counter()
+        proc = subprocess.run([str(executable(bundle)), "--self-test"], cwd=temp, env=clean_env(Path(temp)),
+                              capture_output=True, text=True, timeout=600)
+        elapsed = time.perf_counter() - start
+    print(textwrap.indent(proc.stdout.rstrip(), "    "), flush=True)
+    if proc.returncode != 0:
+        raise BuildError(f"self-test failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
+# ---------------------------------------------------------------------------------------------- window
+@contextmanager
+def display() -> Iterator[str]:
+    """$DISPLAY when set, else a private Xvfb server for the duration (its display string)."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    if shutil.which("Xvfb") is None:
+        raise BuildError("no display: set DISPLAY or install Xvfb to measure start-up or take a screenshot")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp"],
+                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as pipe:
+            number = pipe.readline().strip()
+        if not number:
+            raise BuildError("Xvfb did not start")
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def run_window(bundle: Path, screen: str, home: Path, args: list[str]) -> tuple[subprocess.CompletedProcess, float]:
+    """Runs the app with ``args`` in a clean environment on ``screen``; (process, launch time.time())."""
+    launched = time.time()
+    proc = subprocess.run([str(executable(bundle)), *args], cwd=home, env=clean_env(home, DISPLAY=screen),
+                          capture_output=True, text=True, timeout=900)
+    return proc, launched
+
+
+def measure_start(bundle: Path, runs: int = 3) -> list[float]:
+    """Seconds from launch to the first frame, ``runs`` times (the first with a fresh HOME: no Kivy config).
+
+    ``--screenshot PNG --screenshot-timeout 0`` saves the window at its first frame and quits; the PNG's
+    modification time marks that frame.
+    """
+    times = []
+    with tempfile.TemporaryDirectory(prefix="facedepth-start-") as temp, display() as screen:
+        for run in range(runs):
+            shot = Path(temp) / f"first{run}.png"
+            proc, launched = run_window(bundle, screen, Path(temp),
+                                        ["--screenshot", str(shot), "--screenshot-timeout", "0"])
+            if not shot.is_file():
+                raise BuildError(f"the window saved no first frame (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            times.append(shot.stat().st_mtime - launched)
+    return times
+
+
+def screenshot(bundle: Path, target: Path) -> None:
+    """The window after processing the bundled sample photo, saved as ``target``."""
+    sample = next(bundle.rglob("assets/sample_face.jpg"))
+    target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="facedepth-shot-") as temp, display() as screen:
+        proc, _ = run_window(bundle, screen, Path(temp), [str(sample), "--screenshot", str(target)])
+    if proc.returncode != 0 or not target.is_file():
+        raise BuildError(f"the window did not show a result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+
+
+# ---------------------------------------------------------------------------------------------- packages
+def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def pack_archive(bundle: Path, dist: Path, version: str) -> Path:
+    target = dist / f"{NAME}-{version}-{platform_tag()}.tar.gz"
+    temp = target.with_name(target.name + ".part")
+    with tarfile.open(temp, "w:gz", compresslevel=6) as archive:
+        archive.add(bundle, arcname=f"{NAME}-{version}", filter=_as_root)
+    os.replace(temp, target)
+    return target
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    """Hard links where the file system allows (fast, no extra space), else copies; links stay links."""
+    try:
+        shutil.copytree(source, target, symlinks=True, copy_function=os.link)
+    except (OSError, shutil.Error):
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, symlinks=True)
+
+
+def desktop_entry() -> str:
+    return textwrap.dedent(f"""\
+        [Desktop Entry]
+        Type=Application
+        Name={NAME}
+        GenericName=3D face from a photo
+        Comment=Turn a face photo into a depth map and a 3D face mesh
+        Exec={LAUNCHER} %f
+        Icon={PACKAGE}
+        Terminal=false
+        Categories=Graphics;3DGraphics;
+        MimeType=image/jpeg;image/png;image/bmp;image/tiff;image/webp;
+        """)
+
+
+def launcher_script() -> str:
+    # Resolves its own location, so the package also runs where it is unpacked (dpkg -x ROOT).
+    return textwrap.dedent(f"""\
+        #!/bin/sh
+        # {NAME}: starts the bundle installed in /{INSTALL_DIR.as_posix()}.
+        here=$(dirname "$(readlink -f "$0")")
+        exec "$here/../../{INSTALL_DIR.as_posix()}/{NAME}" "$@"
+        """)
+
+
+def control_file(version: str, arch: str, installed_kib: int) -> str:
+    return textwrap.dedent(f"""\
+        Package: {PACKAGE}
+        Version: {version}
+        Architecture: {arch}
+        Maintainer: {MAINTAINER}
+        Installed-Size: {installed_kib}
+        Depends: {DEB_DEPENDS}
+        Recommends: xclip | xsel
+        Section: graphics
+        Priority: optional
+        Description: {NAME}: {SUMMARY}
+         A desktop tool that estimates the depth of a face from a single photo and reconstructs
+         a coloured 3D face mesh (PLY, OBJ, STL, GLB). Start it from the menu or with {LAUNCHER};
+         '{LAUNCHER} --self-test' checks the installation.
+        """)
+
+
+def pack_deb(bundle: Path, dist: Path, version: str) -> Path:
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    target = dist / f"{PACKAGE}_{version}_{arch}.deb"
+    with tempfile.TemporaryDirectory(prefix="facedepth-deb-", dir=dist) as temp:
+        stage = Path(temp)
+        _copy_tree(bundle, stage / INSTALL_DIR)
+        files = {
+            Path("usr/bin") / LAUNCHER: (launcher_script(), 0o755),
+            Path("usr/share/applications") / f"{PACKAGE}.desktop": (desktop_entry(), 0o644),
+        }
+        for relative, (text, mode) in files.items():
+            path = stage / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            path.chmod(mode)
+        icon = stage / "usr/share/icons/hicolor/256x256/apps" / f"{PACKAGE}.png"
+        icon.parent.mkdir(parents=True)
+        write_icon(icon)
+        installed_kib = (tree_size(stage) + 1023) // 1024
+        (stage / "DEBIAN").mkdir()
+        (stage / "DEBIAN" / "control").write_text(control_file(version, arch, installed_kib))
+        for folder in [stage, *stage.rglob("*")]:
+            if folder.is_dir() and not folder.is_symlink():
+                folder.chmod(0o755)
+        part = target.with_name(target.name + ".part")
+        proc = subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", str(stage), str(part)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            part.unlink(missing_ok=True)
+            raise BuildError(f"dpkg-deb failed: {proc.stderr.strip()}")
+        os.replace(part, target)
+    return target
+
+
+def write_icon(target: Path) -> None:
+    """The app's icon as a 256x256 PNG (resized when the source icon has another size)."""
+    from PIL import Image
+
+    with Image.open(ICON) as image:
+        if image.size == (256, 256) and image.format == "PNG":
+            shutil.copyfile(ICON, target)
+        else:
+            image.convert("RGBA").resize((256, 256), Image.LANCZOS).save(target)
+    target.chmod(0o644)
+
+
+# ---------------------------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", type=Path, metavar="DIR",
+                        help="folder holding generator.tflite (+ MODEL_CARD.md) to bundle (default: weights/)")
+    parser.add_argument("--allow-no-weights", action="store_true", help="trial build without weights")
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "pyinstaller",
+                        help="PyInstaller's work folder, reused between builds (default: build/pyinstaller)")
+    parser.add_argument("--measure-start", action="store_true",
+                        help="time launch -> first window frame (needs a display or Xvfb)")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG",
+                        help="save the window after it processed the sample photo (needs a display or Xvfb)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    dist, version = args.dist.resolve(), project_version()
+    dist.mkdir(parents=True, exist_ok=True)
+    try:
+        start = time.perf_counter()
+        bundle = run_pyinstaller(dist, args.work.resolve(), args.weights, args.allow_no_weights)
+        report("bundle", f"{bundle} in {time.perf_counter() - start:.0f} s, unpacked {mb(tree_size(bundle))}")
+        report("self-test", f"passed in {self_test(bundle):.1f} s (clean environment, outside the source tree)")
+        if args.measure_start:
+            times = measure_start(bundle)
+            report("start-up", f"launch -> first frame {times[0]:.2f} s on the first run, median "
+                               f"{statistics.median(times):.2f} s of {len(times)}")
+        if args.screenshot:
+            screenshot(bundle, args.screenshot)
+            report("screenshot", str(args.screenshot))
+        start = time.perf_counter()
+        archive = pack_archive(bundle, dist, version)
+        report("archive", f"{archive} ({mb(archive.stat().st_size)}) in {time.perf_counter() - start:.0f} s")
+        if sys.platform.startswith("linux") and shutil.which("dpkg-deb"):
+            start = time.perf_counter()
+            deb = pack_deb(bundle, dist, version)
+            report("debian package", f"{deb} ({mb(deb.stat().st_size)}) in {time.perf_counter() - start:.0f} s")
+        else:
+            report("debian package", "skipped (needs Linux with dpkg-deb)")
+    except BuildError as exc:
+        print(f"build failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
