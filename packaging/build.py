@@ -7,8 +7,8 @@ Steps, each reported with its figures (seconds, MB):
 1. PyInstaller with ``build.spec`` -> ``<dist>/FaceDepth/`` (one folder; the executable is ``FaceDepth``);
 2. ``FaceDepth --self-test`` run from a temporary folder outside the source tree, in a clean environment
    (only PATH, HOME and LANG), so it proves the bundle needs nothing from the checkout or the venv;
-3. optionally (a display or Xvfb needed): time from launch to the first window frame (``--measure-start``)
-   and a screenshot of the window after processing the bundled sample (``--screenshot``);
+3. optionally (on a private Xvfb server): time from launch to the first window frame on screen
+   (``--measure-start``) and a screenshot of the window after it processed the bundled sample (``--screenshot``);
 4. ``<dist>/FaceDepth-<version>-<os>-<machine>.tar.gz`` holding ``FaceDepth-<version>/``;
 5. on Linux with dpkg-deb: ``<dist>/facedepth_<version>_<arch>.deb`` installing the bundle in /opt/facedepth,
    the launcher /usr/bin/facedepth-app, a desktop entry and the icon.
@@ -69,7 +69,7 @@ def platform_tag() -> str:
 
 
 def executable(bundle: Path) -> Path:
-    return bundle / (NAME + ".exe" if sys.platform == "win32" else NAME)
+    return bundle.resolve() / (NAME + ".exe" if sys.platform == "win32" else NAME)
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
@@ -134,16 +134,18 @@ def self_test(bundle: Path) -> float:
 
 # ---------------------------------------------------------------------------------------------- window
 @contextmanager
-def display() -> Iterator[str]:
-    """$DISPLAY when set, else a private Xvfb server for the duration (its display string)."""
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
+def xvfb(fbdir: Path | None = None) -> Iterator[str]:
+    """A private Xvfb server with a black root window, for the duration; yields its display string.
+
+    With ``fbdir``, Xvfb keeps its screen in ``fbdir/Xvfb_screen0`` (an XWD image), which lets the
+    start-up measurement see the first frame the app puts on screen.
+    """
     if shutil.which("Xvfb") is None:
-        raise BuildError("no display: set DISPLAY or install Xvfb to measure start-up or take a screenshot")
+        raise BuildError("Xvfb is needed to measure start-up or take a screenshot (apt-get install xvfb)")
     read_end, write_end = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp"],
-                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = ["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp", "-br"]
+    server = subprocess.Popen([*command, *(["-fbdir", str(fbdir)] if fbdir else [])], pass_fds=(write_end,),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_end)
     try:
         with os.fdopen(read_end) as pipe:
@@ -156,30 +158,58 @@ def display() -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def run_window(bundle: Path, screen: str, home: Path, args: list[str]) -> tuple[subprocess.CompletedProcess, float]:
-    """Runs the app with ``args`` in a clean environment on ``screen``; (process, launch time.time())."""
-    launched = time.time()
-    proc = subprocess.run([str(executable(bundle)), *args], cwd=home, env=clean_env(home, DISPLAY=screen),
-                          capture_output=True, text=True, timeout=900)
-    return proc, launched
+def screen_drawn(framebuffer: Path) -> bool:
+    """True when a window has drawn on at least a quarter of the (black) screen."""
+    import numpy as np
+
+    width, height, _depth = map(int, SCREEN.split("x"))
+    pixels = np.fromfile(framebuffer, dtype=np.uint32)[-width * height:]  # XWD: header, then the pixels
+    return np.count_nonzero(pixels & 0xFFFFFF) > width * height // 4
 
 
-def measure_start(bundle: Path, runs: int = 3) -> list[float]:
-    """Seconds from launch to the first frame, ``runs`` times (the first with a fresh HOME: no Kivy config).
+def wait_until(condition, timeout: float, proc: subprocess.Popen | None = None) -> bool:
+    """Polls ``condition`` every 10 ms until it holds (True), ``timeout`` passes or ``proc`` exits (False)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if condition():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.01)
+    return False
 
-    ``--screenshot PNG --screenshot-timeout 0`` saves the window at its first frame and quits; the PNG's
-    modification time marks that frame.
-    """
+
+def measure_start(bundle: Path, runs: int = 3, timeout: float = 60.0) -> list[float]:
+    """Seconds from launch to the window's first frame on screen, ``runs`` times (the first with a fresh
+    HOME, so Kivy also writes its configuration); the app is closed after each frame."""
     times = []
-    with tempfile.TemporaryDirectory(prefix="facedepth-start-") as temp, display() as screen:
-        for run in range(runs):
-            shot = Path(temp) / f"first{run}.png"
-            proc, launched = run_window(bundle, screen, Path(temp),
-                                        ["--screenshot", str(shot), "--screenshot-timeout", "0"])
-            if not shot.is_file():
-                raise BuildError(f"the window saved no first frame (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-            times.append(shot.stat().st_mtime - launched)
+    with tempfile.TemporaryDirectory(prefix="facedepth-start-") as temp, xvfb(fbdir=Path(temp)) as screen:
+        framebuffer, home = Path(temp) / "Xvfb_screen0", Path(temp) / "home"
+        home.mkdir()
+        for _ in range(runs):
+            with open(home / "stderr.txt", "w+") as stderr:
+                launched = time.perf_counter()
+                proc = subprocess.Popen([str(executable(bundle))], cwd=home, env=clean_env(home, DISPLAY=screen),
+                                        stdout=subprocess.DEVNULL, stderr=stderr)
+                try:
+                    drawn = wait_until(lambda: screen_drawn(framebuffer), timeout, proc)
+                    elapsed = time.perf_counter() - launched
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+                if not drawn:
+                    stderr.seek(0)
+                    raise BuildError(f"no window frame within {timeout:.0f} s (exit {proc.returncode}):\n"
+                                     f"{stderr.read()[-3000:]}")
+            times.append(elapsed)
+            wait_until(lambda: not screen_drawn(framebuffer), 10.0)  # the closed window leaves the screen
     return times
+
+
+def run_window(bundle: Path, screen: str, home: Path, args: list[str]) -> subprocess.CompletedProcess:
+    """Runs the app with ``args`` in a clean environment on ``screen``, to its end."""
+    return subprocess.run([str(executable(bundle)), *args], cwd=home, env=clean_env(home, DISPLAY=screen),
+                          capture_output=True, text=True, timeout=900)
 
 
 def screenshot(bundle: Path, target: Path) -> None:
@@ -187,8 +217,8 @@ def screenshot(bundle: Path, target: Path) -> None:
     sample = next(bundle.rglob("assets/sample_face.jpg"))
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="facedepth-shot-") as temp, display() as screen:
-        proc, _ = run_window(bundle, screen, Path(temp), [str(sample), "--screenshot", str(target)])
+    with tempfile.TemporaryDirectory(prefix="facedepth-shot-") as temp, xvfb() as screen:
+        proc = run_window(bundle, screen, Path(temp), [str(sample), "--screenshot", str(target)])
     if proc.returncode != 0 or not target.is_file():
         raise BuildError(f"the window did not show a result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
 
@@ -318,9 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "pyinstaller",
                         help="PyInstaller's work folder, reused between builds (default: build/pyinstaller)")
     parser.add_argument("--measure-start", action="store_true",
-                        help="time launch -> first window frame (needs a display or Xvfb)")
+                        help="time launch -> first window frame on screen (needs Xvfb)")
     parser.add_argument("--screenshot", type=Path, metavar="PNG",
-                        help="save the window after it processed the sample photo (needs a display or Xvfb)")
+                        help="save the window after it processed the sample photo (needs Xvfb)")
     return parser
 
 
