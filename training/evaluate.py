@@ -83,14 +83,33 @@ class Baselines:
         return {"mean_face": mean_code, "landmark_fit": fit_code}
 
 
+BASELINE_CACHE = "baseline_errors.json"
+"""Baseline errors per held-out sample, kept beside the split: they do not depend on the generator."""
+
+
+def _baseline_errors(split_dir: Path, rec: dict, photo: np.ndarray, true_code: np.ndarray,
+                     baselines: Baselines) -> dict[str, dict | None]:
+    side = rec["crop_side_mm"]
+    true_mask = depthcode.face_mask(true_code)
+    true_mm = relative_mm(true_code, side)
+    # A plane facing the camera: only the shift can be fitted, so the error is the spread of the true depth.
+    out = {"flat": scale_shift_error(np.zeros_like(true_mm), true_mm, true_mask, true_mask)}
+    for m, code in baselines.codes(photo).items():
+        out[m] = scale_shift_error(None if code is None else relative_mm(code, side), true_mm, true_mask,
+                                   None if code is None else depthcode.face_mask(code))
+    return {m: None if e is None else vars(e) for m, e in out.items()}
+
+
 def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("synthetic", "real"),
-             limit: int | None = None, sfm_dir: Path | None = None) -> dict:
+             limit: int | None = None, sfm_dir: Path | None = None, baselines_only: bool = False) -> dict:
     """Per-kind, per-method median/mean RMSE and MAE (mm), coverage and failure counts."""
     from model.inference import load_estimator
 
-    estimator = load_estimator(weights)
-    baselines = Baselines(sfm_dir)
+    estimator = None if baselines_only else load_estimator(weights)
     split_dir = Path(data_dir) / "val"
+    cache_path = split_dir / BASELINE_CACHE
+    cache: dict = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    baselines: Baselines | None = None
     index = storage.read_index(split_dir)
     report: dict = {}
     for kind in kinds:
@@ -101,24 +120,25 @@ def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("sy
         per_sample = []
         for rec in tqdm(records, desc=f"evaluate {kind}"):
             photo, true_code = storage.read_sample(split_dir, rec["name"])
-            side = rec["crop_side_mm"]
-            true_mask = depthcode.face_mask(true_code)
-            true_mm = relative_mm(true_code, side)
-            pred = estimator(photo.astype(np.float32)[None] / 127.5 - 1.0)[0, ..., 0]
-            codes = {"generator": pred, "flat": np.full_like(true_code, spec.NEAR_CODE), **baselines.codes(photo)}
+            if rec["name"] not in cache:
+                baselines = baselines or Baselines(sfm_dir)
+                cache[rec["name"]] = _baseline_errors(split_dir, rec, photo, true_code, baselines)
+            found = {m: None if e is None else SampleError(**e) for m, e in cache[rec["name"]].items()}
+            if estimator is not None:
+                pred = estimator(photo.astype(np.float32)[None] / 127.5 - 1.0)[0, ..., 0]
+                side = rec["crop_side_mm"]
+                found["generator"] = scale_shift_error(relative_mm(pred, side), relative_mm(true_code, side),
+                                                       depthcode.face_mask(true_code), depthcode.face_mask(pred))
             row = {"name": rec["name"], "yaw": rec.get("yaw")}
             for m in METHODS:
-                code = codes[m]
-                if m == "flat":  # only the shift can be fitted: the error is the spread of the true depth
-                    err = scale_shift_error(np.zeros_like(true_mm), true_mm, true_mask, true_mask)
-                else:
-                    err = scale_shift_error(None if code is None else relative_mm(code, side), true_mm, true_mask,
-                                            None if code is None else depthcode.face_mask(code))
-                errors[m].append(err)
-                row[m] = None if err is None else err.rmse
+                if m in found:
+                    errors[m].append(found[m])
+                    row[m] = None if found[m] is None else found[m].rmse
             per_sample.append(row)
-        report[kind] = {"samples": len(records), "methods": {m: summarise(errors[m]) for m in METHODS},
+        report[kind] = {"samples": len(records),
+                        "methods": {m: summarise(errs) for m, errs in errors.items() if errs},
                         "per_sample": per_sample}
+    storage.atomic_write_bytes(cache_path, json.dumps(cache).encode())
     return report
 
 
@@ -152,11 +172,12 @@ def add_parser(sub) -> None:
     p.add_argument("--weights", type=Path, help="generator .tflite (default: the bundled one)")
     p.add_argument("--limit", type=int, help="at most this many samples per kind")
     p.add_argument("--json", type=Path, help="write the full report here")
+    p.add_argument("--baselines-only", action="store_true", help="compute (and cache) the baselines only")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    report = evaluate(args.data, args.weights, limit=args.limit)
+    report = evaluate(args.data, args.weights, limit=args.limit, baselines_only=args.baselines_only)
     print(format_table(report))
     if args.json:
         storage.atomic_write_bytes(args.json, json.dumps(report, indent=1).encode())
