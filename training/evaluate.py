@@ -5,6 +5,7 @@ ground-truth face mask, on the pixels the method covers, after a per-sample leas
 (depth from one photo is only defined up to those). Methods:
 
 * ``generator``: the exported .tflite through LiteRT (what the app runs);
+* ``generator_mirror``: the same, averaged with its prediction on the mirrored photo (mirrored back);
 * ``flat``: a plane facing the camera (its error is the spread of the true depth);
 * ``mean_face``: the face model's mean shape, posed by a landmark fit on the crop (dlib + eos);
 * ``landmark_fit``: the full landmark fit (shape + expression + pose), the classic single-photo method.
@@ -28,7 +29,7 @@ from training import storage
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("generator", "flat", "mean_face", "landmark_fit")
+METHODS = ("generator", "generator_mirror", "flat", "mean_face", "landmark_fit")
 MIN_COVERAGE = 0.3
 
 
@@ -103,7 +104,7 @@ def _baseline_errors(split_dir: Path, rec: dict, photo: np.ndarray, true_code: n
 def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("synthetic", "real"),
              limit: int | None = None, sfm_dir: Path | None = None, baselines_only: bool = False) -> dict:
     """Per-kind, per-method median/mean RMSE and MAE (mm), coverage and failure counts."""
-    from model.inference import load_estimator
+    from model.inference import MirrorAveraged, load_estimator
 
     estimator = None if baselines_only else load_estimator(weights)
     split_dir = Path(data_dir) / "val"
@@ -125,10 +126,12 @@ def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("sy
                 cache[rec["name"]] = _baseline_errors(split_dir, rec, photo, true_code, baselines)
             found = {m: None if e is None else SampleError(**e) for m, e in cache[rec["name"]].items()}
             if estimator is not None:
-                pred = estimator(photo.astype(np.float32)[None] / 127.5 - 1.0)[0, ..., 0]
                 side = rec["crop_side_mm"]
-                found["generator"] = scale_shift_error(relative_mm(pred, side), relative_mm(true_code, side),
-                                                       depthcode.face_mask(true_code), depthcode.face_mask(pred))
+                x = photo.astype(np.float32)[None] / 127.5 - 1.0
+                for name, est in (("generator", estimator), ("generator_mirror", MirrorAveraged(estimator))):
+                    pred = est(x)[0, ..., 0]
+                    found[name] = scale_shift_error(relative_mm(pred, side), relative_mm(true_code, side),
+                                                    depthcode.face_mask(true_code), depthcode.face_mask(pred))
             row = {"name": rec["name"], "yaw": rec.get("yaw")}
             for m in METHODS:
                 if m in found:
