@@ -1,19 +1,24 @@
-"""What the window shows for one result, prepared off the main thread (numpy/OpenCV only, no Kivy).
+"""What the window shows for one result, prepared in the processing engine (numpy/OpenCV, no Kivy).
 
 Pictures are RGB uint8 arrays no larger than ``MAX_DISPLAY_SIDE`` so that turning them into textures on
-the main thread takes a few milliseconds whatever the photo's resolution.
+the main thread takes a few milliseconds whatever the photo's resolution. The window unpickles
+:class:`ResultView` without importing Open3D (its imports here are deferred).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from PIL import Image
 
-from app.meshbuffers import SceneBuffers, scene_buffers
-from app.pipeline import PipelineResult
-from reconstruction.export import colorize_depth
+from app.meshbuffers import SceneBuffers
+
+if TYPE_CHECKING:
+    from app.pipeline import PipelineResult
 
 MAX_DISPLAY_SIDE = 1280
 FACE_BOX_COLOR = (80, 200, 255)
@@ -31,8 +36,15 @@ class ResultView:
     near_mm: float
     far_mm: float
     scene: SceneBuffers | None
-    triangles: int
-    vertices: int
+    depth_mm: np.ndarray
+    """(H, W) float32 depth on the photo's grid, NaN outside the face."""
+    face_found: bool
+    triangles: int = 0
+    vertices: int = 0
+    lines: int = 0
+    points: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    """The pipeline's seconds per stage ("total" included)."""
 
 
 def downscale(rgb: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> tuple[np.ndarray, float]:
@@ -62,6 +74,8 @@ def depth_picture(depth_mm: np.ndarray, region: tuple[float, float, float, float
     x1, y1 = min(w, int(np.ceil(right))), min(h, int(np.ceil(bottom)))
     if x1 - x0 < 2 or y1 - y0 < 2:
         x0, y0, x1, y1 = 0, 0, w, h
+    from reconstruction.export import colorize_depth
+
     return downscale(colorize_depth(depth_mm[y0:y1, x0:x1]))[0]
 
 
@@ -77,26 +91,32 @@ def legend_ramp(near_mm: float, far_mm: float) -> np.ndarray:
     """The colour map's ramp from ``near_mm`` to ``far_mm`` (same colours as the depth picture)."""
     if not np.isfinite(near_mm) or not far_mm > near_mm:
         near_mm, far_mm = 0.0, 1.0
+    from reconstruction.export import colorize_depth
+
     return colorize_depth(np.linspace(near_mm, far_mm, LEGEND_STEPS, dtype=np.float32)[None, :])
 
 
 def result_view(result: PipelineResult) -> ResultView:
+    from app.meshbuffers import scene_buffers
+
     prediction = result.prediction
     face_box = prediction.face.box if prediction.face is not None else None
     near, far = depth_range(prediction.depth_mm)
+    view = ResultView(photo=photo_with_face_box(prediction.image, face_box),
+                      depth=depth_picture(prediction.depth_mm, prediction.box.corners()),
+                      legend=legend_ramp(near, far), near_mm=near, far_mm=far, scene=None,
+                      depth_mm=prediction.depth_mm, face_found=prediction.face is not None,
+                      timings=dict(result.timings))
     recon = result.reconstruction
-    scene = None
-    triangles = vertices = 0
     if recon is not None:
-        scene = scene_buffers(recon.mesh, recon.point_cloud, recon.wireframe)
-        triangles, vertices = len(recon.mesh.triangles), len(recon.mesh.vertices)
-    return ResultView(
-        photo=photo_with_face_box(prediction.image, face_box),
-        depth=depth_picture(prediction.depth_mm, prediction.box.corners()),
-        legend=legend_ramp(near, far),
-        near_mm=near,
-        far_mm=far,
-        scene=scene,
-        triangles=triangles,
-        vertices=vertices,
-    )
+        view.scene = scene_buffers(recon.mesh, recon.point_cloud, recon.wireframe)
+        view.triangles, view.vertices = len(recon.mesh.triangles), len(recon.mesh.vertices)
+        view.lines, view.points = len(recon.wireframe.lines), len(recon.point_cloud.points)
+    return view
+
+
+def write_png(pixels: np.ndarray, path: Path, overwrite: bool = False) -> Path:
+    """Atomically writes an RGB array as PNG (refuses to replace an existing file unless ``overwrite``)."""
+    from reconstruction.export import atomic_write
+
+    return atomic_write(Path(path), lambda temp: Image.fromarray(pixels).save(temp, format="PNG"), overwrite)

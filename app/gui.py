@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,22 +22,24 @@ from kivy.uix.boxlayout import BoxLayout
 
 from app import gui_settings
 from app.dialogs import MessageDialog, OpenDialog, SaveDialog
-from app.display import ResultView
+from app.display import ResultView, write_png
+from app.engine import SaveRequest
 from app.gui_settings import GuiSettings
-from app.pipeline import PipelineResult, output_paths, save_outputs
-from app.viewer import MeshView, write_png
-from app.worker import STAGE_LABELS, Job, JobCallbacks, ProcessingWorker
+from app.viewer import MeshView
+from app.worker import STAGE_LABELS, EngineStopped, Job, JobCallbacks, ProcessingWorker, SaveCallbacks
 from model import resources
 from model.imageio import ImageLoadError
 from model.inference import WeightsError
 from model.service import NoFaceError
-from reconstruction.export import DEPTH_FORMATS, MESH_FORMATS
 
 logger = logging.getLogger(__name__)
 
 KV_FILE = Path(__file__).with_name("facedepth.kv")
 ICON_FILE = "icons/facedepth.png"
-VIEW_SUFFIX = "_view.png"
+BACKGROUND = (0.086, 0.094, 0.110, 1)
+MESH_FORMATS = ("ply", "obj", "stl", "glb")
+DEPTH_FORMATS = ("png16", "color", "npy")
+"""The formats offered by the save dialog (those of reconstruction.export, which the engine writes)."""
 MIN_WINDOW = (960, 600)
 """Smallest window size in density-independent pixels."""
 
@@ -66,6 +66,8 @@ def error_dialog_text(exc: BaseException, name: str) -> tuple[str, str]:
                                            "generator .tflite file, or reinstall FaceDepth.")
     if isinstance(exc, ValueError):
         return "Could not build the face", f"{name}: {exc}"
+    if isinstance(exc, EngineStopped):
+        return "Processing stopped", f"{name}: {exc}"
     return "Unexpected error", f"{name}: {type(exc).__name__}: {exc}"
 
 
@@ -106,15 +108,12 @@ class FaceDepthApp(App):
         self.screenshot_path = Path(screenshot) if screenshot else None
         self.screenshot_timeout = screenshot_timeout
         self.exit_status = 0
-        self.result: PipelineResult | None = None
+        self.result: ResultView | None = None
         self.result_settings: GuiSettings | None = None
         self.current: Path | None = None
         self.dialog = None
         self._pending: tuple[Path, bool | None] | None = None
         self._last_folder = str(Path.home())
-        self._save_thread: threading.Thread | None = None
-        self.first_frame_time: float | None = None
-        self.shown_time: float | None = None
 
     # ------------------------------------------------------------------ setup
     def get_application_config(self, defaultpath: str = "") -> str:
@@ -133,6 +132,7 @@ class FaceDepthApp(App):
 
     def build(self) -> MainWindow:
         Window.title = self.title
+        Window.clearcolor = BACKGROUND  # cheaper than a full-window rectangle with software OpenGL
         set_minimum_size(dp(MIN_WINDOW[0]), dp(MIN_WINDOW[1]))
         icon = resources.assets_dir() / ICON_FILE
         if icon.is_file():
@@ -145,19 +145,14 @@ class FaceDepthApp(App):
         return root
 
     def on_start(self) -> None:
-        Clock.schedule_once(self._first_frame, 0)
         self.worker.preload(self._on_preload_error)
         if self.initial_image is not None:
             self.open_photo(self.initial_image)
         if self.screenshot_path is not None:
             Clock.schedule_once(lambda _dt: self._take_screenshot(timed_out=True), self.screenshot_timeout)
 
-    def _first_frame(self, _dt) -> None:
-        self.first_frame_time = time.perf_counter()
-
     def on_stop(self) -> None:
-        if self.worker.job is not None:
-            self.worker.job.cancel()
+        self.worker.shutdown()
 
     # ------------------------------------------------------------------ settings
     @property
@@ -223,9 +218,9 @@ class FaceDepthApp(App):
     def _on_photo(self, photo: np.ndarray) -> None:
         self.root.photo_texture = texture_from(photo)
 
-    def _on_done(self, result: PipelineResult, view: ResultView) -> None:
+    def _on_done(self, view: ResultView) -> None:
         root = self.root
-        self.result = result
+        self.result = view
         self.result_settings = self.settings
         root.settings_changed = False
         root.photo_texture = texture_from(view.photo)
@@ -235,11 +230,10 @@ class FaceDepthApp(App):
             root.near_text, root.far_text = f"near {view.near_mm:.0f} mm", f"far {view.far_mm:.0f} mm"
         root.ids.mesh_view.set_scene(view.scene)
         root.has_result = True
-        seconds = result.timings.get("total", 0.0)
-        face = "whole image" if result.prediction.face is None else "face found"
+        seconds = view.timings.get("total", 0.0)
+        face = "face found" if view.face_found else "whole image"
         root.status_text = (f"{self.current.name}  ·  {face}  ·  {view.triangles:,} triangles, "
                             f"{view.vertices:,} vertices  ·  {seconds:.1f} s")
-        self.shown_time = time.perf_counter()
 
     def _on_error(self, exc: BaseException) -> None:
         name = self.current.name if self.current else "photo"
@@ -254,11 +248,13 @@ class FaceDepthApp(App):
     def _on_cancelled(self) -> None:
         self.root.status_text = "Cancelled"
 
-    def _on_finished(self, _job: Job) -> None:
+    def _on_finished(self, job: Job) -> None:
         if self.worker.busy:
             return
         self.root.busy = self.busy = False
         self.root.progress = 0.0
+        if job.cancelled and self.result is None:
+            self.root.status_text = "Cancelled"
         if self._pending is not None:
             path, detect = self._pending
             self._pending = None
@@ -296,7 +292,7 @@ class FaceDepthApp(App):
     def show_save_dialog(self) -> SaveDialog | None:
         if self.result is None:
             return None
-        has_mesh = self.result.reconstruction is not None
+        has_mesh = self.result.scene is not None
         dialog = SaveDialog(folder=self._last_folder, stem=self.current.stem if self.current else "face",
                             mesh_formats=["ply", "glb"], depth_formats=["png16", "color"], has_mesh=has_mesh,
                             save_action=self.save)
@@ -308,58 +304,45 @@ class FaceDepthApp(App):
     # ------------------------------------------------------------------ saving
     def save(self, folder: Path, stem: str, mesh_formats: list[str], depth_formats: list[str], wireframe: bool,
              view_png: bool, overwrite: bool = False) -> None:
-        """Checks the target and writes the chosen files in a thread; asks before replacing anything."""
+        """Checks the target and has the engine write the chosen files; asks before replacing anything."""
         if self.result is None:
             return
         if not stem or Path(stem).name != stem or stem in (".", ".."):
             self.show_message("Cannot save", f"'{stem}' is not a usable file name.")
             return
-        unknown = [f for f in mesh_formats if f not in MESH_FORMATS] + [f for f in depth_formats
-                                                                         if f not in DEPTH_FORMATS]
-        if unknown or not (mesh_formats or depth_formats or wireframe or view_png):
+        with_mesh = self.result.scene is not None
+        mesh_formats = [f for f in mesh_formats if f in MESH_FORMATS] if with_mesh else []
+        depth_formats = [f for f in depth_formats if f in DEPTH_FORMATS]
+        wireframe, view_png = wireframe and with_mesh, view_png and with_mesh
+        if not (mesh_formats or depth_formats or wireframe or view_png):
             self.show_message("Cannot save", "Choose at least one format to save.")
             return
         problem = folder_problem(folder)
         if problem:
             self.show_message("Cannot save", problem)
             return
-        with_mesh = self.result.reconstruction is not None
-        targets = output_paths(folder, stem, mesh_formats, depth_formats, wireframe, with_mesh=with_mesh)
-        view_path = folder / f"{stem}{VIEW_SUFFIX}" if view_png and with_mesh else None
-        if view_path is not None:
-            targets.append(view_path)
-        existing = [p for p in targets if p.exists()]
-        if existing and not overwrite:
+        self._last_folder = str(folder)
+        pixels = self.root.ids.mesh_view.render_pixels() if view_png else None
+        request = SaveRequest(folder=folder, stem=stem, mesh_formats=tuple(mesh_formats),
+                              depth_formats=tuple(depth_formats), wireframe=wireframe, overwrite=overwrite,
+                              view_pixels=pixels)
+
+        def ask(existing: list[Path]) -> None:
+            self.root.status_text = ""
             names = "\n".join(p.name for p in existing[:8]) + ("\n..." if len(existing) > 8 else "")
             self.show_message("Replace existing files?", f"These files already exist in {folder}:\n{names}",
                               [("Replace", lambda: self.save(folder, stem, mesh_formats, depth_formats, wireframe,
                                                              view_png, overwrite=True)), ("Cancel", None)])
-            return
-        self._last_folder = str(folder)
-        pixels = self.root.ids.mesh_view.render_pixels() if view_path is not None else None
-        result = self.result
+
+        def failed(exc: BaseException) -> None:
+            self.root.status_text = "Saving failed"
+            self.show_message("Could not save", _save_error(exc, folder))
+
+        def saved(written: list[Path]) -> None:
+            self.root.status_text = f"Saved {len(written)} file{'s' if len(written) != 1 else ''} to {folder}"
+
         self.root.status_text = f"Saving to {folder} ..."
-
-        def write() -> None:
-            try:
-                written = save_outputs(result, folder, stem, mesh_formats, depth_formats, overwrite, wireframe)
-                if view_path is not None:
-                    written.append(write_png(pixels, view_path, overwrite))
-            except Exception as exc:
-                message = _save_error(exc, folder)
-                Clock.schedule_once(lambda _dt: self._save_failed(message), 0)
-                return
-            Clock.schedule_once(lambda _dt: self._saved(written, folder), 0)
-
-        self._save_thread = threading.Thread(target=write, name="facedepth-save", daemon=True)
-        self._save_thread.start()
-
-    def _saved(self, written: list[Path], folder: Path) -> None:
-        self.root.status_text = f"Saved {len(written)} file{'s' if len(written) != 1 else ''} to {folder}"
-
-    def _save_failed(self, message: str) -> None:
-        self.root.status_text = "Saving failed"
-        self.show_message("Could not save", message)
+        self.worker.save(request, SaveCallbacks(on_saved=saved, on_exists=ask, on_error=failed))
 
     # ------------------------------------------------------------------ window events
     def _on_drop_file(self, _window, filename: bytes, *_args) -> None:
@@ -394,7 +377,7 @@ class FaceDepthApp(App):
             logger.error("could not save the screenshot %s: %s", path, exc)
             self.exit_status = 1
         else:
-            logger.warning("saved %s", path)
+            logger.info("saved %s", path)
             self.exit_status = 1 if timed_out or self.result is None else 0
         self.stop()
 

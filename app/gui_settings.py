@@ -8,9 +8,12 @@ functions take any ``ConfigParser``-like object with ``get``/``set``/``write``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
-from app.pipeline import PipelineSettings
 from reconstruction.settings import MESH_MODES, MeshSettings
+
+if TYPE_CHECKING:
+    from app.pipeline import PipelineSettings
 
 SECTION = "processing"
 POISSON_DEPTH_RANGE = (5, 10)
@@ -27,6 +30,8 @@ class GuiSettings:
 
     def pipeline_settings(self, detect: bool | None = None) -> PipelineSettings:
         """The pipeline settings these stand for; ``detect`` overrides face detection for one run."""
+        from app.pipeline import PipelineSettings  # Open3D and friends: only in the processing engine
+
         mesh = MeshSettings(mode=self.mesh_mode, poisson_depth=self.poisson_depth, trim_quantile=self.trim_quantile)
         return PipelineSettings(detect=self.detect_face if detect is None else detect, mesh=mesh)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
@@ -48,9 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # the processing engine is a spawned process (also in frozen builds)
     args = build_parser().parse_args(argv)
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s: %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # Kivy's start-up chatter only with -v (its level is its own)
+        handler.addFilter(lambda record: record.levelno >= level or not record.name.startswith("kivy"))
     configure_kivy()
     from app.gui import FaceDepthApp
 

@@ -12,11 +12,12 @@ camera frame (x right, y down, z forward) into OpenGL's (x right, y up, z toward
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import open3d as o3d
 
-from reconstruction.surface import wireframe
+if TYPE_CHECKING:  # the window unpickles these buffers without loading Open3D
+    import open3d as o3d
 
 MAX_CHUNK_VERTICES = 65_535
 VERTEX_FLOATS = 9
@@ -101,6 +102,8 @@ def scene_buffers(mesh: o3d.geometry.TriangleMesh, point_cloud: o3d.geometry.Poi
     tri = chunked("triangles", table, triangles)
 
     if lines is None or len(lines.points) != len(positions):
+        from reconstruction.surface import wireframe
+
         lines = wireframe(mesh)
     edges = chunked("lines", table, np.asarray(lines.lines, dtype=np.int64))
 

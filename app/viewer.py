@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from pathlib import Path
 
 import numpy as np
 from kivy.graphics import Callback, ClearBuffers, ClearColor, Color, Fbo, InstructionGroup, Mesh, Rectangle
@@ -20,16 +19,16 @@ from kivy.graphics.transformation import Matrix
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, OptionProperty
 from kivy.uix.widget import Widget
-from PIL import Image
 
 from app.meshbuffers import SceneBuffers
-from reconstruction.export import atomic_write
 
 RENDER_MODES = ("shaded", "colour", "wireframe", "points")
 FIELD_OF_VIEW = 30.0
 """Vertical field of view in degrees."""
 HOME_DISTANCE = 1.2 / math.tan(math.radians(FIELD_OF_VIEW / 2))
 """Camera distance at which the normalised mesh (largest extent 2) fills a square view with a margin."""
+HOME_YAW, HOME_PITCH = -22.0, 6.0
+"""The view starts turned a little (three-quarter view), so the face's relief shows at once."""
 ZOOM_RANGE = (0.3, 8.0)
 DEGREES_PER_DP = 0.45
 _GL_PROGRAM_POINT_SIZE = 0x8642
@@ -105,8 +104,8 @@ def to_kivy(m: np.ndarray) -> Matrix:
 
 class MeshView(Widget):
     render_mode = OptionProperty("colour", options=RENDER_MODES)
-    yaw = NumericProperty(0.0)
-    pitch = NumericProperty(0.0)
+    yaw = NumericProperty(HOME_YAW)
+    pitch = NumericProperty(HOME_PITCH)
     zoom = NumericProperty(1.0)
     pan = ListProperty([0.0, 0.0])
     """Camera offset in viewer units (x right, y up)."""
@@ -184,7 +183,7 @@ class MeshView(Widget):
 
     # ----------------------------------------------------------------- camera
     def reset_view(self) -> None:
-        self.yaw, self.pitch, self.zoom, self.pan = 0.0, 0.0, 1.0, [0.0, 0.0]
+        self.yaw, self.pitch, self.zoom, self.pan = HOME_YAW, HOME_PITCH, 1.0, [0.0, 0.0]
 
     @property
     def distance(self) -> float:
@@ -277,8 +276,3 @@ class MeshView(Widget):
         width, height = (int(v) for v in self.fbo.size)
         rgba = np.frombuffer(self.fbo.pixels, dtype=np.uint8).reshape(height, width, 4)
         return np.ascontiguousarray(rgba[::-1, :, :3])
-
-
-def write_png(pixels: np.ndarray, path: Path, overwrite: bool = False) -> Path:
-    """Atomically writes an RGB array as PNG (refuses to replace an existing file unless ``overwrite``)."""
-    return atomic_write(Path(path), lambda temp: Image.fromarray(pixels).save(temp, format="PNG"), overwrite)

@@ -1,17 +1,19 @@
-"""Runs the pipeline in a background thread and hands every event back to Kivy's main thread.
+"""The window's side of the processing engine (:mod:`app.engine`), which runs in a child process.
 
-One :class:`Job` per photo. The thread loads the photo, runs :class:`app.pipeline.Pipeline` (depth, then
-mesh) and prepares the pictures and vertex buffers (:func:`app.display.result_view`), so the main thread
-only uploads textures and buffers. Callbacks are delivered with ``Clock.schedule_once``; a cancelled job
-delivers nothing but ``on_cancelled``. Cancelling takes effect between stages (the pipeline's
-``cancelled`` callback).
+A listener thread receives the engine's messages and hands each to Kivy's main thread with
+``Clock.schedule_once``; the main thread only uploads textures and vertex buffers. Open3D holds the GIL
+while it works, so running it in a thread of the window's process would freeze the window; a process
+keeps the main thread free. The engine is started on first use (``spawn``: no Kivy or OpenGL state is
+inherited) and restarted if it dies.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
+import multiprocessing
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +21,9 @@ from pathlib import Path
 import numpy as np
 from kivy.clock import Clock
 
-from app.display import ResultView, photo_with_face_box, result_view
+from app import engine
+from app.display import ResultView
 from app.gui_settings import GuiSettings
-from app.pipeline import STAGE_FRACTIONS, Pipeline, PipelineResult
-from model.imageio import load_photo
-from reconstruction.surface import Cancelled
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,10 @@ STAGE_LABELS = {
     "preparing view": "Preparing 3D view",
     "done": "Done",
 }
-PREPARING_FRACTION = 0.96
+
+
+class EngineStopped(RuntimeError):
+    """The processing process ended unexpectedly (crashed or was killed)."""
 
 
 @dataclass
@@ -49,7 +52,7 @@ class JobCallbacks:
 
     on_progress: Callable[[str, float], None]
     on_photo: Callable[[np.ndarray], None]
-    on_done: Callable[[PipelineResult, ResultView], None]
+    on_done: Callable[[ResultView], None]
     on_error: Callable[[BaseException], None]
     on_cancelled: Callable[[], None]
     on_finished: Callable[[Job], None] = lambda job: None
@@ -58,90 +61,157 @@ class JobCallbacks:
 
 @dataclass
 class Job:
+    id: int
     source: Path
     settings: GuiSettings
     detect: bool
     callbacks: JobCallbacks
-    started: float = field(default_factory=time.perf_counter)
-    _cancel: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
+    finished: bool = False
+    cancelled: bool = False
+    _cancel_event: object = field(default=None, repr=False)
 
     def cancel(self) -> None:
-        self._cancel.set()
+        """Stops the job at the engine's next stage boundary."""
+        self.cancelled = True
+        if self._cancel_event is not None:
+            self._cancel_event.set()
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
+
+@dataclass
+class SaveCallbacks:
+    on_saved: Callable[[list[Path]], None]
+    on_exists: Callable[[list[Path]], None]
+    on_error: Callable[[BaseException], None]
 
 
 class ProcessingWorker:
-    """Owns the (lazily loaded, then warm) pipeline; runs at most one job at a time."""
+    """Starts and talks to the engine process; at most one job at a time."""
 
     def __init__(self, weights: Path | None = None) -> None:
-        self.pipeline = Pipeline(weights)
+        self.weights = weights
         self.job: Job | None = None
-        self._preload: threading.Thread | None = None
+        self._ids = itertools.count(1)
+        self._saves: dict[int, SaveCallbacks] = {}
+        self._on_load_error: Callable[[BaseException], None] | None = None
+        self._process = None
+        self._conn = None
+        self._cancel = None
+        self._lock = threading.Lock()
 
     @property
     def busy(self) -> bool:
-        return self.job is not None and self.job.thread is not None and self.job.thread.is_alive()
+        return self.job is not None and not self.job.finished
+
+    # ------------------------------------------------------------------ requests
+    def preload(self, on_error: Callable[[BaseException], None]) -> None:
+        """Starts the engine and loads the generator and face detector (errors go to ``on_error``)."""
+        self._on_load_error = on_error
+        self._send(("preload",))
 
     def start(self, source: Path, settings: GuiSettings, callbacks: JobCallbacks, detect: bool | None = None) -> Job:
         if self.busy:
             raise RuntimeError("a photo is still being processed; cancel it first")
-        job = Job(source=Path(source), settings=settings,
-                  detect=settings.detect_face if detect is None else detect, callbacks=callbacks)
-        job.thread = threading.Thread(target=self._run, args=(job,), name="facedepth-worker", daemon=True)
+        self._ensure_engine()
+        self._cancel.clear()
+        job = Job(id=next(self._ids), source=Path(source), settings=settings,
+                  detect=settings.detect_face if detect is None else detect, callbacks=callbacks,
+                  _cancel_event=self._cancel)
         self.job = job
-        job.thread.start()
+        self._send(("process", job.id, str(job.source), settings, job.detect))
         return job
 
-    def preload(self, on_error: Callable[[BaseException], None]) -> threading.Thread:
-        """Loads the generator and face detector in the background (first photo then starts at once)."""
+    def save(self, request: engine.SaveRequest, callbacks: SaveCallbacks) -> None:
+        request_id = next(self._ids)
+        self._saves[request_id] = callbacks
+        self._send(("save", request_id, request))
 
-        def load() -> None:
+    def shutdown(self) -> None:
+        """Asks the engine to exit (it also exits when the window's process ends)."""
+        if self.job is not None:
+            self.job.cancel()
+        if self._process is not None and self._process.is_alive():
+            with contextlib.suppress(OSError):
+                self._conn.send(("stop",))
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.terminate()
+        self._process = None
+
+    # ------------------------------------------------------------------ engine process
+    def _ensure_engine(self) -> None:
+        with self._lock:
+            if self._process is not None and self._process.is_alive():
+                return
+            context = multiprocessing.get_context("spawn")
+            self._conn, child = context.Pipe()
+            self._cancel = context.Event()
+            self._process = context.Process(target=engine.serve, name="facedepth-engine", daemon=True,
+                                            args=(child, self._cancel, self.weights, logging.getLogger().level))
+            self._process.start()
+            child.close()
+            threading.Thread(target=self._listen, args=(self._conn, self._process), name="facedepth-listener",
+                             daemon=True).start()
+
+    def _send(self, message: tuple) -> None:
+        self._ensure_engine()
+        self._conn.send(message)
+
+    def _listen(self, conn, process) -> None:
+        """Listener thread: forwards every engine message to the main thread, in order."""
+        while True:
             try:
-                service = self.pipeline.service
-                _ = service.detector._dlib  # warm dlib's models too (about 1 s)
-            except Exception as exc:  # WeightsError, or a damaged dlib model
-                Clock.schedule_once(lambda _dt, error=exc: on_error(error), 0)
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            Clock.schedule_once(lambda _dt, message=message: self._dispatch(message), 0)
+        process.join(timeout=1)
+        Clock.schedule_once(lambda _dt: self._engine_gone(process), 0)
 
-        self._preload = threading.Thread(target=load, name="facedepth-preload", daemon=True)
-        self._preload.start()
-        return self._preload
-
-    def _run(self, job: Job) -> None:
+    def _dispatch(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "loaded":
+            return
+        if kind == "load_error":
+            if self._on_load_error is not None:
+                self._on_load_error(message[1])
+            return
+        if kind in ("saved", "save_exists", "save_error"):
+            callbacks = self._saves.pop(message[1], None)
+            if callbacks is not None:
+                {"saved": callbacks.on_saved, "save_exists": callbacks.on_exists,
+                 "save_error": callbacks.on_error}[kind](message[2])
+            return
+        job = self.job
+        if job is None or message[1] != job.id:
+            return
         cb = job.callbacks
+        if kind == "finished":
+            job.finished = True
+            cb.on_finished(job)
+        elif kind == "cancelled":
+            cb.on_cancelled()
+        elif job.cancelled:
+            return  # a cancelled job's late results are dropped
+        elif kind == "progress":
+            cb.on_progress(message[2], message[3])
+        elif kind == "photo":
+            cb.on_photo(message[2])
+        elif kind == "done":
+            cb.on_done(message[2])
+        elif kind == "error":
+            cb.on_error(message[2])
 
-        def post(callback: Callable, *args) -> None:
+    def _engine_gone(self, process) -> None:
+        if process is not self._process:
+            return  # an engine that was shut down on purpose
+        logger.error("the processing engine stopped (exit code %s)", process.exitcode)
+        self._process = None
+        job = self.job
+        if job is not None and not job.finished:
+            job.finished = True
             if not job.cancelled:
-                Clock.schedule_once(lambda _dt: None if job.cancelled else callback(*args), 0)
-
-        def progress(stage: str, fraction: float) -> None:
-            post(cb.on_progress, stage, fraction)
-
-        if self._preload is not None:
-            self._preload.join()  # the pipeline loads its models lazily; never twice at once
-        try:
-            progress("loading", STAGE_FRACTIONS["loading"])
-            rgb = load_photo(job.source)
-            post(cb.on_photo, photo_with_face_box(rgb, None))
-            result = self.pipeline.run(rgb, job.settings.pipeline_settings(detect=job.detect),
-                                       progress=lambda stage, fraction: progress(stage, fraction)
-                                       if stage != "done" else None,
-                                       cancelled=lambda: job.cancelled)
-            if job.cancelled:
-                raise Cancelled("cancelled")
-            progress("preparing view", PREPARING_FRACTION)
-            view = result_view(result)
-            if job.cancelled:
-                raise Cancelled("cancelled")
-            progress("done", STAGE_FRACTIONS["done"])
-            post(cb.on_done, result, view)
-        except Cancelled:
-            Clock.schedule_once(lambda _dt: cb.on_cancelled(), 0)
-        except Exception as exc:  # shown to the user as a dialog by on_error
-            logger.debug("processing %s failed", job.source, exc_info=True)
-            post(cb.on_error, exc)
-        finally:
-            Clock.schedule_once(lambda _dt: cb.on_finished(job), 0)
+                job.callbacks.on_error(EngineStopped("the processing engine stopped unexpectedly; try again"))
+            job.callbacks.on_finished(job)
+        for callbacks in self._saves.values():
+            callbacks.on_error(EngineStopped("the processing engine stopped unexpectedly; try again"))
+        self._saves.clear()
