@@ -21,6 +21,17 @@ def face_mask(code: np.ndarray) -> np.ndarray:
     return code < spec.MASK_THRESHOLD
 
 
+def trim_prediction(code: np.ndarray, edge_px: int = spec.PREDICTION_EDGE_PX) -> np.ndarray:
+    """A predicted code with its face outline eroded by ``edge_px`` pixels (set to background there)."""
+    import cv2
+
+    if edge_px <= 0:
+        return code
+    kernel = np.ones((2 * edge_px + 1, 2 * edge_px + 1), np.uint8)
+    kept = cv2.erode(face_mask(code).astype(np.uint8), kernel) > 0
+    return np.where(kept, code, np.float32(spec.BACKGROUND_CODE)).astype(np.float32)
+
+
 def decode(code: np.ndarray, crop_side_mm: float = spec.NOMINAL_CROP_SIDE_MM,
            nearest_mm: float = spec.NOMINAL_NEAR_MM) -> np.ndarray:
     """Codes -> distance from the camera in mm; NaN where the code says background."""

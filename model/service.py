@@ -104,7 +104,7 @@ class DepthService:
         timings["generator"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        full_code = crop.uncrop(code, box, width, height, fill=spec.BACKGROUND_CODE)
+        full_code = crop.uncrop(depthcode.trim_prediction(code), box, width, height, fill=spec.BACKGROUND_CODE)
         mask = depthcode.face_mask(full_code)
         depth = depthcode.decode(full_code, crop_side_mm=spec.NOMINAL_CROP_SIDE_MM)
         timings["uncrop"] = time.perf_counter() - start

@@ -65,7 +65,8 @@ def test_depth_follows_the_convention(face_photo):
     inner = p.depth_mm[p.mask]
     # the disc's inside decodes to exactly the nominal nose distance; only its blurred rim differs
     assert np.median(inner) == pytest.approx(spec.NOMINAL_NEAR_MM)
-    disc_area = np.pi * (80 * p.box.side / 256) ** 2
+    # the predicted outline is eroded by PREDICTION_EDGE_PX crop pixels
+    disc_area = np.pi * ((80 - spec.PREDICTION_EDGE_PX) * p.box.side / 256) ** 2
     assert p.mask.sum() == pytest.approx(disc_area, rel=0.05)
     assert np.isnan(p.depth_mm[~p.mask]).all()
 
@@ -98,3 +99,18 @@ def test_no_detect_uses_the_whole_image(service, no_face_photo):
 def test_rejects_non_rgb(service):
     with pytest.raises(ValueError, match="uint8 RGB"):
         service.predict(np.zeros((64, 64), np.uint8))
+
+
+def test_trim_prediction_erodes_the_face_outline():
+    import numpy as np
+
+    from model import depthcode, spec
+
+    code = np.ones((64, 64), np.float32)
+    code[10:50, 20:40] = -0.5
+    trimmed = depthcode.trim_prediction(code, edge_px=3)
+    mask = depthcode.face_mask(trimmed)
+    assert mask.sum() == (40 - 6) * (20 - 6)
+    assert mask[13:47, 23:37].all() and not mask[10:13].any()
+    assert np.all(trimmed[~mask] == spec.BACKGROUND_CODE)
+    assert depthcode.trim_prediction(code, edge_px=0) is code

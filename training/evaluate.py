@@ -129,7 +129,7 @@ def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("sy
                 side = rec["crop_side_mm"]
                 x = photo.astype(np.float32)[None] / 127.5 - 1.0
                 for name, est in (("generator", estimator), ("generator_mirror", MirrorAveraged(estimator))):
-                    pred = est(x)[0, ..., 0]
+                    pred = depthcode.trim_prediction(est(x)[0, ..., 0])
                     found[name] = scale_shift_error(relative_mm(pred, side), relative_mm(true_code, side),
                                                     depthcode.face_mask(true_code), depthcode.face_mask(pred))
             row = {"name": rec["name"], "yaw": rec.get("yaw")}
