@@ -72,7 +72,8 @@ def test_two_step_training_run_and_resume(tmp_path):
     assert state.step == 2 and state.epoch == 1 and np.isfinite(state.history[0]["g_l1"])
     with pytest.raises(FileExistsError):
         train(cfg)
-    cfg2 = TrainConfig(cfg.data, cfg.run_dir, ngf=4, ndf=8, epochs=2, steps_per_epoch=2, val_limit=4)
+    cfg2 = TrainConfig(cfg.data, cfg.run_dir, ngf=4, ndf=8, epochs=2, steps_per_epoch=2, val_limit=4,
+                       learning_rate=5e-5)
     state = train(cfg2, resume=True)
     assert state.step == 4 and state.epoch == 2
     generator = load_best_generator(cfg.run_dir, ngf=4)

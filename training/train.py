@@ -102,7 +102,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
                                               max_to_keep=1)
     if resume and manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
-        logger.info("resumed from %s (epoch %d, step %d)", manager.latest_checkpoint, state.epoch, state.step)
+        for optimizer in (model.g_optimizer, model.d_optimizer):  # the checkpoint holds the old rate
+            optimizer.learning_rate = cfg.learning_rate
+        logger.info("resumed from %s (epoch %d, step %d), learning rate %g", manager.latest_checkpoint,
+                    state.epoch, state.step, float(model.g_optimizer.learning_rate))
     train_ds, counts = training_dataset(cfg.data)
     val_ds = validation_dataset(cfg.data.data_dir, limit=cfg.val_limit)
     logger.info("training on %s samples, ngf=%d, batch %d", counts, cfg.ngf, cfg.data.batch_size)
