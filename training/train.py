@@ -161,12 +161,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
     return state
 
 
-def load_best_generator(run_dir: Path, ngf: int) -> keras.Model:
-    """The generator from run_dir/best (or the latest checkpoint when no best was kept)."""
+def load_best_generator(run_dir: Path, ngf: int, latest: bool = False) -> keras.Model:
+    """The generator from run_dir/best (or the latest checkpoint when asked, or when no best was kept)."""
     generator = build_generator(ngf)
     ckpt = tf.train.Checkpoint(generator=generator)
-    path = tf.train.latest_checkpoint(str(Path(run_dir) / "best")) or tf.train.latest_checkpoint(
-        str(Path(run_dir) / "ckpt"))
+    best = None if latest else tf.train.latest_checkpoint(str(Path(run_dir) / "best"))
+    path = best or tf.train.latest_checkpoint(str(Path(run_dir) / "ckpt"))
     if path is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir}")
     ckpt.restore(path).expect_partial()
