@@ -39,7 +39,9 @@ def shaded_relief(code: np.ndarray, yaw_deg: float = 30.0, step: int = 2) -> np.
     verts = np.c_[xs.ravel() - n / 2, -(ys.ravel() - n / 2), z.ravel() - z[mask].mean() if mask.any() else 0]
     h, w = mask.shape
     idx = np.arange(h * w).reshape(h, w)
-    quad = mask[:-1, :-1] & mask[1:, :-1] & mask[:-1, 1:] & mask[1:, 1:]
+    corners = np.stack([z[:-1, :-1], z[1:, :-1], z[:-1, 1:], z[1:, 1:]])
+    steep = np.ptp(corners, axis=0) > 4 * step  # a depth jump, not a surface: leave the quad out
+    quad = mask[:-1, :-1] & mask[1:, :-1] & mask[:-1, 1:] & mask[1:, 1:] & ~steep
     a, b, c, d = idx[:-1, :-1][quad], idx[:-1, 1:][quad], idx[1:, :-1][quad], idx[1:, 1:][quad]
     tris = np.r_[np.c_[a, c, b], np.c_[b, c, d]]
     if len(tris) == 0:
@@ -71,7 +73,7 @@ def make_sheet(photos: list[np.ndarray], codes: list[np.ndarray], columns: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.inference import load_estimator
+    from model.inference import MirrorAveraged, load_estimator
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data", type=Path, default=Path("data/gen"))
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--count", type=int, default=12)
     p.add_argument("--out", type=Path, default=Path("docs/contact_sheet.jpg"))
     args = p.parse_args(argv)
-    estimator = load_estimator(args.weights)
+    estimator = MirrorAveraged(load_estimator(args.weights))  # as the app runs it
     split_dir = args.data / "val"
     records = [r for r in storage.read_index(split_dir) if r["kind"] == "real"]
     # Spread the picks over the held-out set (and so over ages, skin tones and poses).
@@ -88,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     for rec in picks:
         photo, _ = storage.read_sample(split_dir, rec["name"])
         photos.append(photo)
-        codes.append(estimator(photo.astype(np.float32)[None] / 127.5 - 1.0)[0, ..., 0])
+        codes.append(depthcode.trim_prediction(estimator(photo.astype(np.float32)[None] / 127.5 - 1.0)[0, ..., 0]))
     storage.write_image(args.out, make_sheet(photos, codes), quality=90)
     print(args.out)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
