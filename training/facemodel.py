@@ -106,24 +106,23 @@ class FaceModel:
         return v.reshape(-1, 3)
 
     @cached_property
+    def cap_loops(self) -> list[np.ndarray]:
+        """Vertex loops of the holes to close: every boundary loop except the outer one (the mouth)."""
+        loops = sorted(boundary_loops(self.triangles), key=len, reverse=True)
+        return [np.array(loop) for loop in loops[1:]]
+
+    @cached_property
     def capped_triangles(self) -> np.ndarray:
-        """The triangle list plus fans closing every boundary loop except the outer one (the mouth)."""
-        loops = boundary_loops(self.triangles)
-        loops.sort(key=len, reverse=True)
-        extra = []
-        self._cap_centres = []
-        for loop in loops[1:]:
-            centre_id = len(self.mean) // 3 + len(self._cap_centres)
-            self._cap_centres.append(np.array(loop))
-            for a, b in zip(loop, loop[1:] + loop[:1], strict=True):
-                extra.append((b, a, centre_id))
-        logger.debug("capped %d holes", len(loops) - 1)
+        """The triangle list plus a fan per cap loop around an extra centre vertex (see with_caps)."""
+        first_centre = len(self.mean) // 3
+        extra = [(b, a, first_centre + k)
+                 for k, loop in enumerate(self.cap_loops)
+                 for a, b in zip(loop, np.roll(loop, -1), strict=True)]
         return np.concatenate([self.triangles, np.array(extra, np.int64).reshape(-1, 3)])
 
     def with_caps(self, vertices: np.ndarray) -> np.ndarray:
-        """Vertices extended by the centre points of the capped holes (see capped_triangles)."""
-        _ = self.capped_triangles
-        centres = [vertices[loop].mean(axis=0) for loop in self._cap_centres]
+        """Vertices (or per-vertex attributes) extended by the mean over each cap loop."""
+        centres = [vertices[loop].mean(axis=0) for loop in self.cap_loops]
         return np.concatenate([vertices, np.array(centres).reshape(-1, vertices.shape[1])])
 
     def fit(self, landmarks: np.ndarray, width: int, height: int, iterations: int = 5) -> Fit:

@@ -123,7 +123,7 @@ def render_scene(model: FaceModel, scene: Scene, texture: np.ndarray, background
     box = type(box)(box.cx + rng.normal(0, jitter), box.cy + rng.normal(0, jitter),
                     box.side * float(np.exp(rng.normal(0, cfg.box_jitter))))
     n_base = len(base)
-    uv = np.r_[model.uv, np.array([model.uv[loop].mean(0) for loop in model._cap_centres])]
+    uv = model.with_caps(model.uv)
     cap = np.r_[np.zeros(n_base), np.ones(len(verts) - n_base)]
     normals = vertex_normals(cam, tris)
     attrs = np.c_[uv, normals, cap]
