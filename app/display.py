@@ -1,4 +1,4 @@
-"""What the window shows for one result, prepared in the processing engine (numpy/OpenCV, no Kivy).
+"""What the window shows for one result, prepared in the processing engine (numpy/Pillow, no Kivy).
 
 Pictures are RGB uint8 arrays no larger than ``MAX_DISPLAY_SIDE`` so that turning them into textures on
 the main thread takes a few milliseconds whatever the photo's resolution. The window unpickles
@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from app.meshbuffers import SceneBuffers
+from model.imageops import resize_area
 
 if TYPE_CHECKING:
     from app.pipeline import PipelineResult
@@ -53,7 +53,7 @@ def downscale(rgb: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> tuple[np.nda
     scale = min(1.0, max_side / max(h, w))
     if scale >= 1.0:
         return rgb.copy(), 1.0
-    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA), scale
+    return resize_area(rgb, max(1, round(w * scale)), max(1, round(h * scale))), scale
 
 
 def photo_with_face_box(rgb: np.ndarray, box: tuple[float, float, float, float] | None) -> np.ndarray:
@@ -62,7 +62,9 @@ def photo_with_face_box(rgb: np.ndarray, box: tuple[float, float, float, float] 
     if box is not None:
         left, top, right, bottom = (round(v * scale) for v in box)
         thickness = max(2, round(max(small.shape[:2]) / 320))
-        cv2.rectangle(small, (left, top), (right, bottom), FACE_BOX_COLOR, thickness, lineType=cv2.LINE_AA)
+        picture = Image.fromarray(small)
+        ImageDraw.Draw(picture).rectangle((left, top, right, bottom), outline=FACE_BOX_COLOR, width=thickness)
+        small = np.asarray(picture).copy()
     return small
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+from PIL import Image
 
-from model import spec
+from model import imageops, spec
 
 INNER_LANDMARKS = slice(17, 68)
 """0-based indices of iBUG landmarks 18-68."""
@@ -55,27 +55,36 @@ def whole_image_box(width: int, height: int) -> CropBox:
     return CropBox(width / 2, height / 2, float(max(width, height)))
 
 
+def _shrunk(image: np.ndarray, box: CropBox, shrink: int) -> tuple[np.ndarray, CropBox]:
+    """The image averaged over shrink x shrink blocks, and the box on it. When the box lies inside the
+    image only the blocks around it are computed (the same values, as the block grid is kept)."""
+    h, w = image.shape[:2]
+    left, top, right, bottom = box.corners()
+    x0, y0 = (max(0, int(v) // shrink - 2) * shrink for v in (left, top))
+    x1, y1 = min(w // shrink, int(right) // shrink + 3) * shrink, min(h // shrink, int(bottom) // shrink + 3) * shrink
+    if left < 0 or top < 0 or right > w - 1 or bottom > h - 1 or x1 <= x0 or y1 <= y0:
+        x0, y0, x1, y1 = 0, 0, w // shrink * shrink, h // shrink * shrink  # reflection reads the whole image
+    part = np.asarray(Image.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1])).reduce(shrink))
+    return part, CropBox((box.cx - x0) / shrink, (box.cy - y0) / shrink, box.side / shrink)
+
+
 def crop_image(image: np.ndarray, box: CropBox, size: int = spec.IMAGE_SIZE) -> np.ndarray:
     """Resample the box of an RGB uint8 image to size x size; off-image parts are reflected and blurred."""
     shrink = int(box.side // (2 * size))
-    if shrink >= 2:  # warpAffine has no area filter: pre-shrink large images so the crop is not aliased
-        image = cv2.resize(image, (image.shape[1] // shrink, image.shape[0] // shrink),
-                           interpolation=cv2.INTER_AREA)
-        box = CropBox(box.cx / shrink, box.cy / shrink, box.side / shrink)
+    if shrink >= 2:  # bilinear sampling has no area filter: pre-shrink large images so the crop is not aliased
+        image, box = _shrunk(image, box, shrink)
     m = box.to_crop_matrix(size)
-    out = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    out = imageops.warp_affine(image, m, size, size, border="reflect")
     h, w = image.shape[:2]
-    valid = cv2.warpAffine(np.ones((h, w), np.uint8), m, (size, size), flags=cv2.INTER_NEAREST,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    if valid.all():
+    inside = imageops.inside_mask(m, w, h, size, size)
+    if inside.all():
         return out
-    blurred = cv2.GaussianBlur(out, (0, 0), sigmaX=size / 40)
-    return np.where(valid[..., None] > 0, out, blurred)
+    blurred = imageops.gaussian_blur(out, sigma=size / 40)
+    return np.where(inside[..., None], out, blurred)
 
 
 def uncrop(values: np.ndarray, box: CropBox, width: int, height: int, fill: float = np.nan) -> np.ndarray:
     """Map a size x size array on the crop back onto the image's pixel grid (bilinear); outside = fill."""
     size = values.shape[0]
-    inv = cv2.invertAffineTransform(box.to_crop_matrix(size))
-    return cv2.warpAffine(values.astype(np.float32), inv, (width, height), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=float(fill))
+    inverse = imageops.invert_affine(box.to_crop_matrix(size))
+    return imageops.warp_affine(values.astype(np.float32), inverse, width, height, border="constant", fill=fill)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from model import spec
+from model.imageops import erode
 
 
 def encode(distance_mm: np.ndarray, mask: np.ndarray, crop_side_mm: float) -> np.ndarray:
@@ -23,12 +24,9 @@ def face_mask(code: np.ndarray) -> np.ndarray:
 
 def trim_prediction(code: np.ndarray, edge_px: int = spec.PREDICTION_EDGE_PX) -> np.ndarray:
     """A predicted code with its face outline eroded by ``edge_px`` pixels (set to background there)."""
-    import cv2
-
     if edge_px <= 0:
         return code
-    kernel = np.ones((2 * edge_px + 1, 2 * edge_px + 1), np.uint8)
-    kept = cv2.erode(face_mask(code).astype(np.uint8), kernel) > 0
+    kept = erode(face_mask(code), edge_px)
     return np.where(kept, code, np.float32(spec.BACKGROUND_CODE)).astype(np.float32)
 
 

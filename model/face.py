@@ -14,9 +14,9 @@ import logging
 from dataclasses import dataclass
 from functools import cached_property
 
-import cv2
 import numpy as np
 
+from model.imageops import resize_area
 from model.resources import face_model_path
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def _downscaled(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     scale = min(1.0, max_side / max(h, w))
     if scale == 1.0:
         return np.ascontiguousarray(rgb), 1.0
-    small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    small = resize_area(rgb, round(w * scale), round(h * scale))
     return small, scale
 
 

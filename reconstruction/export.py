@@ -2,7 +2,7 @@
 
 Geometry is written in the export frame of :mod:`reconstruction.camera` (x right, y up, z towards the
 viewer, millimetres). Each file is first written to a hidden temporary name in the target folder
-(keeping the real suffix, which Open3D and OpenCV use to pick the format) and then moved over the
+(keeping the real suffix, which Open3D and Pillow use to pick the format) and then moved over the
 target with ``os.replace``, so a target is either untouched or complete.
 """
 
@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import open3d as o3d
 import trimesh
+from PIL import Image
 
 from reconstruction.camera import EXPORT_ROTATION
+from reconstruction.colormap import turbo
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +170,7 @@ def colorize_depth(depth_mm: np.ndarray) -> np.ndarray:
     values = depth_mm[valid].astype(np.float64)
     near, far = values.min(), values.max()
     closeness = 1.0 - (values - near) / max(far - near, 1e-6)
-    levels = np.round(closeness * 255).astype(np.uint8)
-    # TURBO maps 0 -> dark blue and 255 -> dark red; OpenCV returns BGR.
-    colored = cv2.applyColorMap(levels.reshape(-1, 1), cv2.COLORMAP_TURBO).reshape(-1, 3)
-    out[valid] = colored[:, ::-1]
+    out[valid] = turbo(closeness)  # Turbo: 0 = dark blue (far), 1 = dark red (near)
     return out
 
 
@@ -202,12 +200,12 @@ def save_depth(depth_mm: np.ndarray, path: Path, kind: str, overwrite: bool = Fa
         image = steps.astype(np.uint16)
 
         def write(temp: Path) -> None:
-            _check(cv2.imwrite(str(temp), image), temp)
+            Image.fromarray(image).save(temp, format="PNG")
 
     else:
-        bgr = np.ascontiguousarray(colorize_depth(depth)[:, :, ::-1])
+        colored = colorize_depth(depth)
 
         def write(temp: Path) -> None:
-            _check(cv2.imwrite(str(temp), bgr), temp)
+            Image.fromarray(colored).save(temp, format="PNG")
 
     return atomic_write(path, write, overwrite)

@@ -1,4 +1,5 @@
-"""The CLI's whole run must not load TensorFlow/Keras (they crash next to Kivy's OpenGL) nor Kivy itself."""
+"""The CLI's whole run must not load TensorFlow/Keras (they crash next to Kivy's OpenGL), Kivy itself, or OpenCV
+(the installer leaves it out)."""
 
 import subprocess
 import sys
@@ -14,13 +15,13 @@ _SCRIPT = textwrap.dedent(
 
     code = cli.main(["predict", sys.argv[1], "-o", sys.argv[2], "--weights", sys.argv[3], "--mesh", "grid",
                      "--formats", "glb", "--save-depth", "npy"])
-    loaded = sorted({name.split(".")[0] for name in sys.modules} & {"tensorflow", "keras", "kivy", "training"})
+    loaded = sorted({name.split(".")[0] for name in sys.modules} & {"tensorflow", "keras", "kivy", "training", "cv2"})
     print("exit", code, "loaded", ",".join(loaded) or "-")
     """
 )
 
 
-def test_cli_run_loads_no_tensorflow_keras_or_kivy(tmp_path, tiny_weights, face_photo):
+def test_cli_run_loads_no_tensorflow_keras_kivy_or_opencv(tmp_path, tiny_weights, face_photo):
     proc = subprocess.run([sys.executable, "-c", _SCRIPT, str(face_photo), str(tmp_path / "out"), str(tiny_weights)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
