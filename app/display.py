@@ -64,7 +64,7 @@ def photo_with_face_box(rgb: np.ndarray, box: tuple[float, float, float, float] 
         thickness = max(2, round(max(small.shape[:2]) / 320))
         picture = Image.fromarray(small)
         ImageDraw.Draw(picture).rectangle((left, top, right, bottom), outline=FACE_BOX_COLOR, width=thickness)
-        small = np.asarray(picture).copy()
+        small = np.array(picture)
     return small
 
 

@@ -31,6 +31,14 @@ def _reflect101(index: np.ndarray, n: int) -> np.ndarray:
     return np.where(folded >= n, period - folded, folded)
 
 
+def _source_coords(inverse: np.ndarray, x_lo: int, y_lo: int, x_hi: int, y_hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source (x, y) of the output pixels [y_lo, y_hi) x [x_lo, x_hi) under the output -> source matrix."""
+    xs = np.arange(x_lo, x_hi, dtype=np.float64)[None, :]
+    ys = np.arange(y_lo, y_hi, dtype=np.float64)[:, None]
+    return (inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2],
+            inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2])
+
+
 def _output_window(inverse: np.ndarray, src_w: int, src_h: int, width: int, height: int) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of the output pixels whose bilinear neighbourhood can touch the source image."""
     forward = invert_affine(inverse)
@@ -67,10 +75,7 @@ def warp_affine(image: np.ndarray, matrix: np.ndarray, width: int, height: int, 
     else:
         raise ValueError(f"border must be 'reflect' or 'constant', got {border!r}")
 
-    xs = np.arange(x_lo, x_hi, dtype=np.float64)[None, :]
-    ys = np.arange(y_lo, y_hi, dtype=np.float64)[:, None]
-    sx = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
-    sy = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    sx, sy = _source_coords(inverse, x_lo, y_lo, x_hi, y_hi)
     left, top = np.floor(sx), np.floor(sy)
     fx, fy = (sx - left).astype(np.float32), (sy - top).astype(np.float32)
     left, top = left.astype(np.intp), top.astype(np.intp)
@@ -97,11 +102,7 @@ def warp_affine(image: np.ndarray, matrix: np.ndarray, width: int, height: int, 
 
 def inside_mask(matrix: np.ndarray, src_w: int, src_h: int, width: int, height: int) -> np.ndarray:
     """(height, width) bool: output pixels whose nearest source pixel lies inside the source image."""
-    inverse = invert_affine(matrix)
-    xs = np.arange(width, dtype=np.float64)[None, :]
-    ys = np.arange(height, dtype=np.float64)[:, None]
-    sx = np.rint(inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2])
-    sy = np.rint(inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2])
+    sx, sy = (np.rint(c) for c in _source_coords(invert_affine(matrix), 0, 0, width, height))
     return (sx >= 0) & (sx <= src_w - 1) & (sy >= 0) & (sy <= src_h - 1)
 
 

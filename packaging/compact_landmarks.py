@@ -70,11 +70,18 @@ def _float_details(value: float) -> tuple[int, int]:
     return mantissa, exponent
 
 
+def _rounded(value: float, bits: int) -> float:
+    """``value`` rounded to ``bits`` significant bits."""
+    if value == 0.0:
+        return value
+    fraction, exp = math.frexp(value)
+    return math.ldexp(round(fraction * (1 << bits)), exp - bits)
+
+
 class _Writer:
-    def __init__(self, mantissa_bits: int | None) -> None:
+    def __init__(self) -> None:
         self.parts: list[bytes] = []
-        self.mantissa_bits = mantissa_bits
-        self._floats: dict[float, bytes] = {}
+        self._floats: dict[float, bytes] = {}  # a few thousand distinct values once rounded
 
     def integer(self, value: int) -> None:
         self.parts.append(_integer(value))
@@ -82,11 +89,7 @@ class _Writer:
     def real(self, value: float) -> None:
         encoded = self._floats.get(value)
         if encoded is None:
-            kept = value
-            if self.mantissa_bits is not None and value != 0.0:
-                fraction, exp = math.frexp(value)
-                kept = math.ldexp(round(fraction * (1 << self.mantissa_bits)), exp - self.mantissa_bits)
-            mantissa, exponent = _float_details(kept)
+            mantissa, exponent = _float_details(value)
             encoded = self._floats[value] = _integer(mantissa) + _integer(exponent)
         self.parts.append(encoded)
 
@@ -99,9 +102,7 @@ class _Writer:
 
 def recode(data: bytes, mantissa_bits: int | None) -> bytes:
     """The predictor in ``data`` written again, leaf values rounded to ``mantissa_bits`` (None: as they are)."""
-    src, out = _Reader(data), _Writer(None)
-    leaves = _Writer(mantissa_bits)
-    leaves.parts = out.parts  # one output stream; only leaf values go through the rounding writer
+    src, out = _Reader(data), _Writer()
     out.integer(src.integer())  # version
     out.matrix(*src.matrix())  # initial shape
     cascades = src.integer()
@@ -119,7 +120,10 @@ def recode(data: bytes, mantissa_bits: int | None) -> bytes:
             leaf_count = src.integer()
             out.integer(leaf_count)
             for _ in range(leaf_count):
-                leaves.matrix(*src.matrix())
+                cols, values = src.matrix()
+                if mantissa_bits is not None:
+                    values = [_rounded(value, mantissa_bits) for value in values]
+                out.matrix(cols, values)
     out.parts.append(data[src.pos:])  # anchor indices and deltas, as they are
     return b"".join(out.parts)
 
