@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -62,7 +64,7 @@ def test_training_dataset_mixes_kinds(tmp_path):
     assert photo.shape == (2, 256, 256, 3) and depth.shape == (2, 256, 256, 1)
 
 
-def test_two_step_training_run_and_resume(tmp_path):
+def test_two_step_training_run_and_resume(tmp_path, caplog):
     from training.train import TrainConfig, load_best_generator, train
 
     _write_dataset(tmp_path / "data")
@@ -73,9 +75,11 @@ def test_two_step_training_run_and_resume(tmp_path):
     with pytest.raises(FileExistsError):
         train(cfg)
     cfg2 = TrainConfig(cfg.data, cfg.run_dir, ngf=4, ndf=8, epochs=2, steps_per_epoch=2, val_limit=4,
-                       learning_rate=5e-5)
-    state = train(cfg2, resume=True)
+                       learning_rate=5e-5, d_lr_factor=0.5)
+    with caplog.at_level(logging.INFO, logger="training.train"):
+        state = train(cfg2, resume=True)
     assert state.step == 4 and state.epoch == 2
+    assert "learning rate 5e-05 (discriminator 2.5e-05)" in caplog.text  # the resumed run uses the new rates
     generator = load_best_generator(cfg.run_dir, ngf=4)
     out = generator(np.zeros((1, 256, 256, 3), np.float32), training=False)
     assert out.shape == (1, 256, 256, 1)

@@ -40,6 +40,8 @@ def _add_train(sub) -> None:
     p.add_argument("--steps-per-epoch", type=int, default=1000)
     p.add_argument("--real-fraction", type=float, default=0.5, help="share of real-photo pairs per batch")
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--d-lr-factor", type=float, default=1.0,
+                   help="discriminator learning rate relative to --lr (below 1 slows a discriminator that wins)")
     p.add_argument("--max-minutes", type=float, help="stop cleanly after this much wall time")
     p.add_argument("--patience", type=int, default=5)
 
@@ -88,8 +90,9 @@ def _train(args) -> int:
     from training.train import TrainConfig, train
 
     cfg = TrainConfig(DataConfig(args.data, batch_size=args.batch_size, real_fraction=args.real_fraction),
-                      run_dir=args.run_dir, ngf=args.ngf, ndf=args.ndf, learning_rate=args.lr, epochs=args.epochs,
-                      steps_per_epoch=args.steps_per_epoch, max_minutes=args.max_minutes, patience=args.patience)
+                      run_dir=args.run_dir, ngf=args.ngf, ndf=args.ndf, learning_rate=args.lr,
+                      d_lr_factor=args.d_lr_factor, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                      max_minutes=args.max_minutes, patience=args.patience)
     state = train(cfg, resume=args.resume)
     logging.info("finished at epoch %d (best epoch %d, val face MAE %.4f)", state.epoch, state.best_epoch,
                  state.best_val)

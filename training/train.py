@@ -27,6 +27,10 @@ class TrainConfig:
     ngf: int = 32
     ndf: int = 64
     learning_rate: float = 2e-4
+    d_lr_factor: float = 1.0
+    """The discriminator's learning rate relative to the generator's. Below 1 it slows the discriminator when it
+    starts to win late in training (the pix2pix paper halves its objective for that; under Adam only the rate
+    has that effect)."""
     beta_1: float = 0.5
     lambda_l1: float = 100.0
     epochs: int = 20
@@ -68,7 +72,7 @@ def save_state(run_dir: Path, state: TrainState) -> None:
 def build_model(cfg: TrainConfig) -> Pix2Pix:
     model = Pix2Pix(build_generator(cfg.ngf), build_discriminator(cfg.ndf), lambda_l1=cfg.lambda_l1)
     model.compile(g_optimizer=keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1),
-                  d_optimizer=keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1))
+                  d_optimizer=keras.optimizers.Adam(cfg.learning_rate * cfg.d_lr_factor, beta_1=cfg.beta_1))
     return model
 
 
@@ -102,10 +106,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
                                               max_to_keep=1)
     if resume and manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
-        for optimizer in (model.g_optimizer, model.d_optimizer):  # the checkpoint holds the old rate
-            optimizer.learning_rate = cfg.learning_rate
-        logger.info("resumed from %s (epoch %d, step %d), learning rate %g", manager.latest_checkpoint,
-                    state.epoch, state.step, float(model.g_optimizer.learning_rate))
+        # The checkpoint holds the old rates.
+        model.g_optimizer.learning_rate = cfg.learning_rate
+        model.d_optimizer.learning_rate = cfg.learning_rate * cfg.d_lr_factor
+        logger.info("resumed from %s (epoch %d, step %d), learning rate %g (discriminator %g)",
+                    manager.latest_checkpoint, state.epoch, state.step, float(model.g_optimizer.learning_rate),
+                    float(model.d_optimizer.learning_rate))
     train_ds, counts = training_dataset(cfg.data)
     val_ds = validation_dataset(cfg.data.data_dir, limit=cfg.val_limit)
     logger.info("training on %s samples, ngf=%d, batch %d", counts, cfg.ngf, cfg.data.batch_size)
