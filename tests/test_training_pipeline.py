@@ -10,6 +10,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from model import depthcode  # noqa: E402
+from model.architecture import build_generator  # noqa: E402
 from training import storage  # noqa: E402
 from training.dataset import DataConfig, load_pair, random_jitter, training_dataset  # noqa: E402
 
@@ -65,7 +66,7 @@ def test_training_dataset_mixes_kinds(tmp_path):
 
 
 def test_two_step_training_run_and_resume(tmp_path, caplog):
-    from training.train import TrainConfig, load_best_generator, train
+    from training.train import TrainConfig, load_averaged_generator, load_best_generator, train
 
     _write_dataset(tmp_path / "data")
     cfg = TrainConfig(DataConfig(tmp_path / "data", batch_size=2), tmp_path / "run", ngf=4, ndf=8,
@@ -83,3 +84,15 @@ def test_two_step_training_run_and_resume(tmp_path, caplog):
     generator = load_best_generator(cfg.run_dir, ngf=4)
     out = generator(np.zeros((1, 256, 256, 3), np.float32), training=False)
     assert out.shape == (1, 256, 256, 1)
+
+    kept = []
+    for path in tf.train.get_checkpoint_state(str(cfg.run_dir / "ckpt")).all_model_checkpoint_paths:
+        g = build_generator(4)
+        tf.train.Checkpoint(generator=g).restore(path).expect_partial()
+        kept.append(g.get_weights())
+    assert len(kept) == 2 and any(not np.array_equal(a, b) for a, b in zip(*kept, strict=True))
+    averaged = load_averaged_generator(cfg.run_dir, ngf=4, last=2).get_weights()
+    for a, b, mean in zip(*kept, averaged, strict=True):
+        np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-6, atol=1e-7)
+    with pytest.raises(FileNotFoundError):
+        load_averaged_generator(cfg.run_dir, ngf=4, last=3)

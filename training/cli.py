@@ -53,7 +53,10 @@ def _add_export(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("weights/generator.tflite"))
     p.add_argument("--ngf", type=int, default=32)
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights (default fp16, half the size)")
-    p.add_argument("--latest", action="store_true", help="export the latest checkpoint instead of the best")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--latest", action="store_true", help="export the latest checkpoint instead of the best")
+    which.add_argument("--average", type=int, metavar="N",
+                       help="export the mean weights of the last N kept checkpoints instead of the best")
     p.add_argument("--tolerance", type=float, default=1e-2,
                    help="largest accepted |Keras - LiteRT| in code units (1e-2 = 0.8 mm at a 230 mm crop)")
 
@@ -104,9 +107,12 @@ def _export(args) -> int:
 
     from training.dataset import validation_dataset
     from training.export import export_tflite, max_abs_difference
-    from training.train import load_best_generator
+    from training.train import load_averaged_generator, load_best_generator
 
-    generator = load_best_generator(args.run_dir, args.ngf, latest=args.latest)
+    if args.average:
+        generator = load_averaged_generator(args.run_dir, args.ngf, args.average)
+    else:
+        generator = load_best_generator(args.run_dir, args.ngf, latest=args.latest)
     digest = export_tflite(generator, args.out, fp16=not args.fp32)
     photos = np.concatenate([b[0].numpy() for b in validation_dataset(args.data, batch_size=4).take(2)])
     diff = max_abs_difference(generator, args.out, photos)

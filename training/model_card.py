@@ -54,9 +54,10 @@ millimetres under a nominal face size and camera distance.
 ## Architecture and recipe (the seed paper's pix2pix)
 U-Net generator, ngf={config["ngf"]} ({"%.1f" % (config["ngf"] ** 2 * 13.29e-3)} M parameters), 70x70 PatchGAN
 discriminator (ndf={config["ndf"]}); sigmoid cross-entropy GAN loss + {config["lambda_l1"]:.0f} x L1; Adam
-lr {config["learning_rate"]}, beta1 {config["beta_1"]}; batch {config["data"]["batch_size"]}; random jitter (resize
-286, crop 256), mirroring, photometric jitter (brightness, contrast, saturation, hue, grey, blur, JPEG,
-noise). Real-photo share per batch: {config["data"]["real_fraction"]}.
+lr {config["learning_rate"]} (discriminator x {config.get("d_lr_factor", 1.0)}), beta1 {config["beta_1"]};
+batch {config["data"]["batch_size"]}; random jitter (resize 286, crop 256), mirroring, photometric jitter
+(brightness, contrast, saturation, hue, grey, blur, JPEG, noise).
+Real-photo share per batch: {config["data"]["real_fraction"]}.
 
 ## Data (made by `facedepth-train generate`; nothing of it is in this repository)
 | split | real photos with pseudo ground truth | synthetic renders |

@@ -167,15 +167,31 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
     return state
 
 
+def _restored_generator(path: str, ngf: int) -> keras.Model:
+    generator = build_generator(ngf)
+    tf.train.Checkpoint(generator=generator).restore(path).expect_partial()
+    _ = generator(np.zeros((1, 256, 256, 3), np.float32), training=False)
+    logger.info("loaded generator from %s", path)
+    return generator
+
+
 def load_best_generator(run_dir: Path, ngf: int, latest: bool = False) -> keras.Model:
     """The generator from run_dir/best (or the latest checkpoint when asked, or when no best was kept)."""
-    generator = build_generator(ngf)
-    ckpt = tf.train.Checkpoint(generator=generator)
     best = None if latest else tf.train.latest_checkpoint(str(Path(run_dir) / "best"))
     path = best or tf.train.latest_checkpoint(str(Path(run_dir) / "ckpt"))
     if path is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir}")
-    ckpt.restore(path).expect_partial()
-    logger.info("loaded generator from %s", path)
-    _ = generator(np.zeros((1, 256, 256, 3), np.float32), training=False)
-    return generator
+    return _restored_generator(path, ngf)
+
+
+def load_averaged_generator(run_dir: Path, ngf: int, last: int) -> keras.Model:
+    """The element-wise mean of the generator weights (batch-norm statistics included) of the last `last`
+    checkpoints in run_dir/ckpt: checkpoint averaging smooths the epoch-to-epoch wobble of GAN training."""
+    state = tf.train.get_checkpoint_state(str(Path(run_dir) / "ckpt"))
+    paths = list(state.all_model_checkpoint_paths)[-last:] if state else []
+    if len(paths) < last:
+        raise FileNotFoundError(f"{run_dir} keeps {len(paths)} checkpoints, fewer than the {last} to average")
+    generators = [_restored_generator(path, ngf) for path in paths]
+    averaged = generators[0]
+    averaged.set_weights([np.mean(ws, axis=0) for ws in zip(*(g.get_weights() for g in generators), strict=True)])
+    return averaged
