@@ -96,3 +96,13 @@ def test_two_step_training_run_and_resume(tmp_path, caplog):
         np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-6, atol=1e-7)
     with pytest.raises(FileNotFoundError):
         load_averaged_generator(cfg.run_dir, ngf=4, last=3)
+
+
+def test_export_command_refuses_bad_requests(tmp_path, capsys):
+    from training import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["export", "--run-dir", str(tmp_path), "--average", "1"])
+    assert exit_info.value.code == 2
+    assert cli.main(["export", "--run-dir", str(tmp_path / "missing"), "--average", "3"]) == 1
+    assert "fewer than the 3 to average" in capsys.readouterr().err

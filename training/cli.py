@@ -46,6 +46,12 @@ def _add_train(sub) -> None:
     p.add_argument("--patience", type=int, default=5)
 
 
+def _at_least_two(text: str) -> int:
+    if not text.isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 2, got {text!r}")
+    return int(text)
+
+
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export the best generator of a run to .tflite (+ model card)")
     p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN)
@@ -55,8 +61,8 @@ def _add_export(sub) -> None:
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights (default fp16, half the size)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--latest", action="store_true", help="export the latest checkpoint instead of the best")
-    which.add_argument("--average", type=int, metavar="N",
-                       help="export the mean weights of the last N kept checkpoints instead of the best")
+    which.add_argument("--average", type=_at_least_two, metavar="N",
+                       help="export the mean weights of the last N (>= 2) kept checkpoints instead of the best")
     p.add_argument("--tolerance", type=float, default=1e-2,
                    help="largest accepted |Keras - LiteRT| in code units (1e-2 = 0.8 mm at a 230 mm crop)")
 
@@ -126,9 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers = {"generate": _generate, "train": _train, "export": _export}
-    if args.command in handlers:
-        return handlers[args.command](args)
-    return args.func(args)
+    try:
+        return handlers[args.command](args) if args.command in handlers else args.func(args)
+    except (FileNotFoundError, FileExistsError) as exc:  # a missing run, data set or model folder; a used run
+        if args.verbose:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
