@@ -42,6 +42,10 @@ class TrainConfig:
     val_limit: int = 400
     keep_checkpoints: int = 3
 
+    @property
+    def d_learning_rate(self) -> float:
+        return self.learning_rate * self.d_lr_factor
+
 
 @dataclass
 class TrainState:
@@ -72,7 +76,7 @@ def save_state(run_dir: Path, state: TrainState) -> None:
 def build_model(cfg: TrainConfig) -> Pix2Pix:
     model = Pix2Pix(build_generator(cfg.ngf), build_discriminator(cfg.ndf), lambda_l1=cfg.lambda_l1)
     model.compile(g_optimizer=keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1),
-                  d_optimizer=keras.optimizers.Adam(cfg.learning_rate * cfg.d_lr_factor, beta_1=cfg.beta_1))
+                  d_optimizer=keras.optimizers.Adam(cfg.d_learning_rate, beta_1=cfg.beta_1))
     return model
 
 
@@ -108,7 +112,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
         # The checkpoint holds the old rates.
         model.g_optimizer.learning_rate = cfg.learning_rate
-        model.d_optimizer.learning_rate = cfg.learning_rate * cfg.d_lr_factor
+        model.d_optimizer.learning_rate = cfg.d_learning_rate
         logger.info("resumed from %s (epoch %d, step %d), learning rate %g (discriminator %g)",
                     manager.latest_checkpoint, state.epoch, state.step, float(model.g_optimizer.learning_rate),
                     float(model.d_optimizer.learning_rate))
