@@ -101,7 +101,10 @@ class KerasDepthEstimator:
 class MirrorAveraged:
     """Test-time augmentation: the mean of the depth of the photos and of their mirror images (mirrored
     back). Faces are nearly symmetric, so this cancels part of the generator's left/right error at twice
-    the generator's cost."""
+    the generator's cost.
+
+    Only pixels that both predictions call face are averaged; the rest is background. Averaging a face
+    code with the background code would invent a surface half-way between the two along the outline."""
 
     def __init__(self, inner: DepthEstimator) -> None:
         self.inner = inner
@@ -109,7 +112,8 @@ class MirrorAveraged:
     def __call__(self, photos: np.ndarray) -> np.ndarray:
         direct = self.inner(photos)
         mirrored = self.inner(np.ascontiguousarray(photos[:, :, ::-1]))[:, :, ::-1]
-        return (direct + mirrored) / 2
+        both = (direct < spec.MASK_THRESHOLD) & (mirrored < spec.MASK_THRESHOLD)
+        return np.where(both, (direct + mirrored) / 2, np.float32(spec.BACKGROUND_CODE)).astype(np.float32)
 
 
 def load_estimator(path: Path | None = None) -> DepthEstimator:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import resources
-from model.inference import INPUT_SHAPE, TFLiteDepthEstimator, WeightsError, load_estimator
+from model import resources, spec
+from model.inference import INPUT_SHAPE, MirrorAveraged, TFLiteDepthEstimator, WeightsError, load_estimator
 
 
 @pytest.fixture
@@ -113,3 +113,30 @@ def test_keras_file_runs_like_its_tflite_export(tmp_path):
                           text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert float(proc.stdout.strip().splitlines()[-1].split()[-1]) < 1e-4
+
+
+class _HalfFace:
+    """A fake estimator: a face on columns 0-159 with code 0.2 when a photo's first pixel is dark, else a
+    face on columns 96-255 with code 0.4. Mirrored back, a bright-first photo's face lies on 0-159."""
+
+    def __call__(self, photos: np.ndarray) -> np.ndarray:
+        codes = np.full((len(photos), 256, 256, 1), spec.BACKGROUND_CODE, np.float32)
+        for code, photo in zip(codes, photos, strict=True):
+            dark = photo[0, 0, 0] < 0
+            code[:, slice(0, 160) if dark else slice(96, 256)] = 0.2 if dark else 0.4
+        return codes
+
+
+def test_mirror_average_is_the_mean_where_both_see_the_face():
+    photo = np.ones((1, 256, 256, 3), np.float32)
+    photo[0, :, 0] = -1.0  # only the direct photo starts dark
+    codes = MirrorAveraged(_HalfFace())(photo)[0, ..., 0]
+    assert np.allclose(codes[:, :160], 0.3)
+    assert np.all(codes[:, 160:] == spec.BACKGROUND_CODE)
+
+
+def test_mirror_average_does_not_blend_face_with_background():
+    photo = np.ones((1, 256, 256, 3), np.float32)  # face on 96-255 direct, on 0-159 mirrored back
+    codes = MirrorAveraged(_HalfFace())(photo)[0, ..., 0]
+    assert np.allclose(codes[:, 96:160], 0.4)
+    assert np.all(codes[:, :96] == spec.BACKGROUND_CODE) and np.all(codes[:, 160:] == spec.BACKGROUND_CODE)
