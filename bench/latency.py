@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.pipeline import DEPTH_FILE_SUFFIX, WIREFRAME_SUFFIX, camera_of  # noqa: E402
 from model import resources  # noqa: E402
 from model.imageio import load_photo  # noqa: E402
-from model.inference import file_sha256, load_estimator  # noqa: E402
+from model.inference import file_sha256, load_app_estimator  # noqa: E402
 from model.service import DepthService  # noqa: E402
 from reconstruction import export  # noqa: E402
 from reconstruction.surface import MeshSettings, reconstruct  # noqa: E402
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     weights = args.weights or resources.default_weights()
 
     start = time.perf_counter()
-    estimator = load_estimator(args.weights)
+    estimator = load_app_estimator(args.weights)
     model_load = time.perf_counter() - start
     service = DepthService(estimator)
     print(f"weights: {weights} (sha256 {file_sha256(weights)[:16]}...)")

@@ -29,6 +29,11 @@ OUTPUT_CHANNELS = 1
 CROP_SCALE = 2.0
 """Crop side = CROP_SCALE x the larger side of the box around iBUG landmarks 18-68 (brows to lips)."""
 
+JITTER_SIZE = 286
+"""Training resizes each 256 crop to this size and takes a random 256 window (the seed's random jitter), so
+the generator only ever sees faces magnified JITTER_SIZE / IMAGE_SIZE times; inference shows them so too
+(:class:`model.inference.AtTrainingScale`)."""
+
 GAIN = 3.0
 NEAR_CODE = -0.9
 FACE_MAX_CODE = 0.8

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from model import resources, spec
-from model.inference import INPUT_SHAPE, MirrorAveraged, TFLiteDepthEstimator, WeightsError, load_estimator
+from model.inference import (
+    INPUT_SHAPE,
+    AtTrainingScale,
+    MirrorAveraged,
+    TFLiteDepthEstimator,
+    WeightsError,
+    load_estimator,
+)
 
 
 @pytest.fixture
@@ -140,3 +147,55 @@ def test_mirror_average_does_not_blend_face_with_background():
     codes = MirrorAveraged(_HalfFace())(photo)[0, ..., 0]
     assert np.allclose(codes[:, 96:160], 0.4)
     assert np.all(codes[:, :96] == spec.BACKGROUND_CODE) and np.all(codes[:, 160:] == spec.BACKGROUND_CODE)
+
+
+_ROWS, _COLS = np.mgrid[0:256, 0:256]
+_CENTRE = 127.5
+
+
+def _disc(radius: float) -> np.ndarray:
+    return np.hypot(_ROWS - _CENTRE, _COLS - _CENTRE) < radius
+
+
+class _FaceWhereDark:
+    """A fake estimator: face (code = 0.3 + 0.1 x the red channel) where the red channel is below 0,
+    background elsewhere; it keeps the photos it was shown."""
+
+    def __init__(self) -> None:
+        self.seen: list[np.ndarray] = []
+
+    def __call__(self, photos: np.ndarray) -> np.ndarray:
+        self.seen.append(photos)
+        red = photos[..., :1]
+        return np.where(red < 0, 0.3 + 0.1 * red, spec.BACKGROUND_CODE).astype(np.float32)
+
+
+def test_training_scale_shows_the_generator_a_magnified_crop():
+    photo = np.where(_disc(60)[None, ..., None], -1.0, 1.0).astype(np.float32).repeat(3, axis=-1)
+    inner = _FaceWhereDark()
+    AtTrainingScale(inner)(photo)
+    shown = inner.seen[0][0, ..., 0] < 0
+    radius = np.sqrt(shown.sum() / np.pi)
+    assert radius == pytest.approx(60 * spec.JITTER_SIZE / spec.IMAGE_SIZE, abs=0.7)
+
+
+def test_training_scale_maps_the_depth_back_onto_the_crop():
+    rng = np.random.default_rng(3)
+    red = np.where(_disc(70), rng.uniform(-1, -0.5, (256, 256)), 1.0)
+    photo = np.repeat(red[None, ..., None], 3, axis=-1).astype(np.float32)
+    codes = AtTrainingScale(_FaceWhereDark())(photo)[0, ..., 0]
+    face = codes < spec.MASK_THRESHOLD
+    # The same disc comes back (up to a pixel along its rim) ...
+    assert (face ^ _disc(70)).sum() < 2 * np.pi * 70
+    # ... with face values from face pixels only: no blend with the background code 1.0.
+    assert codes[face].min() >= 0.2 - 1e-5 and codes[face].max() <= 0.3 + 1e-5
+    # Away from the rim, the values are the ones the fake gives at the crop's own scale, resampled twice.
+    inner = _disc(60)
+    assert np.abs(codes[inner] - (0.3 + 0.1 * red[inner])).mean() < 0.02
+
+
+def test_training_scale_keeps_the_outer_ring_as_background():
+    photo = -np.ones((1, 256, 256, 3), np.float32)  # face everywhere
+    codes = AtTrainingScale(_FaceWhereDark())(photo)[0, ..., 0]
+    assert np.all(codes[_disc(110)] < spec.MASK_THRESHOLD)
+    assert np.all(codes[:5] == spec.BACKGROUND_CODE) and np.all(codes[:, -5:] == spec.BACKGROUND_CODE)

@@ -73,7 +73,7 @@ def make_sheet(photos: list[np.ndarray], codes: list[np.ndarray], columns: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.inference import MirrorAveraged, load_estimator
+    from model.inference import load_app_estimator
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data", type=Path, default=Path("data/gen"))
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--count", type=int, default=12)
     p.add_argument("--out", type=Path, default=Path("docs/contact_sheet.jpg"))
     args = p.parse_args(argv)
-    estimator = MirrorAveraged(load_estimator(args.weights))  # as the app runs it
+    estimator = load_app_estimator(args.weights)
     split_dir = args.data / "val"
     records = [r for r in storage.read_index(split_dir) if r["kind"] == "real"]
     # Spread the picks over the held-out set (and so over ages, skin tones and poses).

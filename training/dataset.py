@@ -18,8 +18,6 @@ from training import storage
 
 logger = logging.getLogger(__name__)
 
-JITTER_SIZE = 286
-
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -48,7 +46,7 @@ def load_pair(stem: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 def random_jitter(photo: tf.Tensor, depth: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The seed's augmentation: resize to 286, random crop back to 256, random mirror (both images)."""
     both = tf.concat([photo, depth], axis=-1)
-    both = tf.image.resize(both, [JITTER_SIZE, JITTER_SIZE], method="bilinear")
+    both = tf.image.resize(both, [spec.JITTER_SIZE, spec.JITTER_SIZE], method="bilinear")
     both = tf.image.random_crop(both, [spec.IMAGE_SIZE, spec.IMAGE_SIZE, 4])
     both = tf.cond(tf.random.uniform(()) < 0.5, lambda: tf.image.flip_left_right(both), lambda: both)
     return both[..., :3], both[..., 3:]

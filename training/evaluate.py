@@ -4,8 +4,10 @@ Every method gives a depth code on the same 256x256 crop. Errors are in millimet
 ground-truth face mask, on the pixels the method covers, after a per-sample least-squares scale and shift
 (depth from one photo is only defined up to those). Methods:
 
-* ``generator``: the exported .tflite through LiteRT (what the app runs);
-* ``generator_mirror``: the same, averaged with its prediction on the mirrored photo (mirrored back);
+* ``generator``: the exported .tflite through LiteRT, shown the crop at the training scale
+  (:class:`model.inference.AtTrainingScale`);
+* ``generator_mirror``: the same, averaged with its prediction on the mirrored photo (mirrored back), as the
+  app runs it (:func:`model.inference.load_app_estimator`);
 * ``flat``: a plane facing the camera (its error is the spread of the true depth);
 * ``mean_face``: the face model's mean shape, posed by a landmark fit on the crop (dlib + eos);
 * ``landmark_fit``: the full landmark fit (shape + expression + pose), the classic single-photo method.
@@ -124,9 +126,13 @@ def _baseline_errors(split_dir: Path, rec: dict, photo: np.ndarray, true_code: n
 def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("synthetic", "real"),
              limit: int | None = None, sfm_dir: Path | None = None, baselines_only: bool = False) -> dict:
     """Per-kind, per-method median/mean RMSE and MAE (mm), coverage and failure counts."""
-    from model.inference import MirrorAveraged, load_estimator
+    from model.inference import AtTrainingScale, MirrorAveraged, load_estimator
 
-    estimator = None if baselines_only else load_estimator(weights)
+    generators = {}
+    if not baselines_only:
+        estimator = load_estimator(weights)
+        generators = {"generator": AtTrainingScale(estimator),
+                      "generator_mirror": AtTrainingScale(MirrorAveraged(estimator))}
     split_dir = Path(data_dir) / "val"
     cache_path = split_dir / BASELINE_CACHE
     cache: dict = json.loads(cache_path.read_text()) if cache_path.exists() else {}
@@ -145,13 +151,12 @@ def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("sy
                 baselines = baselines or Baselines(sfm_dir)
                 cache[rec["name"]] = _baseline_errors(split_dir, rec, photo, true_code, baselines)
             found = {m: None if e is None else SampleError(**e) for m, e in cache[rec["name"]].items()}
-            if estimator is not None:
-                side = rec["crop_side_mm"]
-                x = photo.astype(np.float32)[None] / 127.5 - 1.0
-                for name, est in (("generator", estimator), ("generator_mirror", MirrorAveraged(estimator))):
-                    pred = depthcode.trim_prediction(est(x)[0, ..., 0])
-                    found[name] = scale_shift_error(relative_mm(pred, side), relative_mm(true_code, side),
-                                                    depthcode.face_mask(true_code), depthcode.face_mask(pred))
+            side = rec["crop_side_mm"]
+            x = photo.astype(np.float32)[None] / 127.5 - 1.0
+            for name, est in generators.items():
+                pred = depthcode.trim_prediction(est(x)[0, ..., 0])
+                found[name] = scale_shift_error(relative_mm(pred, side), relative_mm(true_code, side),
+                                                depthcode.face_mask(true_code), depthcode.face_mask(pred))
             row = {"name": rec["name"], "yaw": rec.get("yaw")}
             for m in METHODS:
                 if m in found:
