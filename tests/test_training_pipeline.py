@@ -12,7 +12,7 @@ tf = pytest.importorskip("tensorflow")
 from model import depthcode  # noqa: E402
 from model.architecture import build_generator  # noqa: E402
 from training import storage  # noqa: E402
-from training.dataset import DataConfig, load_pair, random_jitter, training_dataset  # noqa: E402
+from training.dataset import DataConfig, centre_zoom, load_pair, random_jitter, training_dataset  # noqa: E402
 
 
 def _write_dataset(root, n=6):
@@ -55,6 +55,25 @@ def test_jitter_and_mirror_keep_photo_and_depth_aligned():
         assert (bright == face).mean() > 0.995
         flipped += np.argwhere(face)[:, 1].mean() > 128
     assert 0 < flipped < 12, "mirroring should happen sometimes, not always"
+
+
+def test_validation_zoom_is_the_view_inference_gives_the_generator():
+    """Training validates on centre-zoomed crops; the app's AtTrainingScale must show the same pixels."""
+    from model.inference import AtTrainingScale
+
+    rows, cols = np.mgrid[0:256, 0:256] / 256.0
+    photo = np.stack([np.sin(7 * rows) * np.cos(5 * cols), rows - cols, rows * cols], axis=-1).astype(np.float32)
+    depth = np.ones((256, 256, 1), np.float32)
+    zoomed, _ = centre_zoom(tf.constant(photo), tf.constant(depth))
+
+    class Spy:
+        def __call__(self, photos):
+            self.seen = photos[0]
+            return np.ones((*photos.shape[:3], 1), np.float32)
+
+    spy = Spy()
+    AtTrainingScale(spy)(photo[None])
+    assert np.abs(zoomed.numpy() - spy.seen).max() < 1e-3
 
 
 def test_training_dataset_mixes_kinds(tmp_path):

@@ -52,6 +52,16 @@ def random_jitter(photo: tf.Tensor, depth: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
     return both[..., :3], both[..., 3:]
 
 
+def centre_zoom(photo: tf.Tensor, depth: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The mean view of :func:`random_jitter`: resize to 286, the central 256 window, no mirror. Validation
+    sees held-out pairs so, as inference does (:class:`model.inference.AtTrainingScale`)."""
+    both = tf.image.resize(tf.concat([photo, depth], axis=-1), [spec.JITTER_SIZE, spec.JITTER_SIZE],
+                           method="bilinear")
+    offset = (spec.JITTER_SIZE - spec.IMAGE_SIZE) // 2
+    both = both[offset:offset + spec.IMAGE_SIZE, offset:offset + spec.IMAGE_SIZE]
+    return both[..., :3], both[..., 3:]
+
+
 def photometric(photo: tf.Tensor) -> tf.Tensor:
     """Colour, contrast, blur, grey-scale and JPEG re-encoding noise on a [-1, 1] photo."""
     img = (photo + 1.0) / 2.0
@@ -108,7 +118,8 @@ def training_dataset(cfg: DataConfig) -> tuple[tf.data.Dataset, dict[str, int]]:
 
 def validation_dataset(data_dir: Path, batch_size: int = 8, kind: str | None = None,
                        limit: int | None = None) -> tf.data.Dataset:
-    """Held-out pairs without augmentation; with ``limit`` and no ``kind``, an even share of each kind."""
+    """Held-out pairs at the training scale (:func:`centre_zoom`), without augmentation; with ``limit`` and no
+    ``kind``, an even share of each kind."""
     split = Path(data_dir) / "val"
     if kind is None and limit:
         kinds = sorted({r["kind"] for r in storage.read_index(split)})
@@ -118,4 +129,4 @@ def validation_dataset(data_dir: Path, batch_size: int = 8, kind: str | None = N
     if not stems:
         raise FileNotFoundError(f"no validation samples in {split}")
     ds = tf.data.Dataset.from_tensor_slices(stems).map(load_pair, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return ds.map(centre_zoom, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
