@@ -1,9 +1,12 @@
-"""Evaluation errors: the scale + shift fit, the tilt-forgiven variant, failures and the baseline cache."""
+"""Evaluation errors (scale + shift fit, tilt forgiven, failures, baseline cache), their table and the model card."""
+
+import json
 
 import numpy as np
 import pytest
 
-from training.evaluate import SampleError, _cached, scale_shift_error
+from training.evaluate import SampleError, _cached, format_table, scale_shift_error, summarise
+from training.model_card import write_card
 
 _ROWS, _COLS = np.mgrid[0:256, 0:256].astype(np.float64)
 
@@ -52,3 +55,42 @@ def test_baseline_cache_entries_without_the_current_fields_are_recomputed():
     old = {k: v for k, v in current.items() if k != "rmse_tilt"}
     assert not _cached({"a": {"flat": old, "mean_face": None}}, "a")
     assert not _cached({}, "a")
+
+
+def _report() -> dict:
+    errs = [SampleError(2.0, 1.5, 0.9, 1.2), SampleError(4.0, 3.0, 0.8, 2.4), None]
+    methods = {"generator_mirror": summarise(errs), "mean_face": summarise([None, None])}
+    return {"real": {"samples": 3, "methods": methods, "per_sample": []}}
+
+
+def test_summary_and_table_give_both_rmse_figures():
+    s = _report()["real"]["methods"]["generator_mirror"]
+    assert s["median_rmse_mm"] == 3.0 and s["median_rmse_tilt_mm"] == pytest.approx(1.8)
+    assert s["failures"] == 1 and s["success_rate"] == pytest.approx(2 / 3)
+    table = format_table(_report()).splitlines()
+    assert "+tilt" in table[0]
+    assert "3.00mm" in table[1] and "1.80mm" in table[1] and "85.0%" in table[1]
+    assert table[2].split()[:3] == ["real", "mean_face", "-"]
+
+
+def test_model_card_carries_sha_recipe_and_table(tmp_path):
+    run, data = tmp_path / "run", tmp_path / "data"
+    run.mkdir()
+    history = [{"epoch": 1, "img_per_s": 7.0}, {"epoch": 2, "img_per_s": 8.0}]
+    (run / "state.json").write_text(json.dumps({"epoch": 2, "step": 1000, "wall_seconds": 7200,
+                                                "best_epoch": 2, "history": history}))
+    (run / "config.json").write_text(json.dumps({
+        "ngf": 32, "ndf": 32, "lambda_l1": 100.0, "learning_rate": 5e-5, "d_lr_factor": 0.25, "beta_1": 0.5,
+        "steps_per_epoch": 500, "data": {"batch_size": 4, "real_fraction": 0.8}}))
+    for split, kinds in (("train", ["real", "real", "synthetic"]), ("val", ["real"])):
+        (data / split).mkdir(parents=True)
+        (data / split / "index.jsonl").write_text("".join(json.dumps({"kind": k}) + "\n" for k in kinds))
+    weights = tmp_path / "generator.tflite"
+    weights.write_bytes(b"\0" * 1000)
+    write_card(tmp_path / "MODEL_CARD.md", weights, "ab" * 32, run, data, _report(), notes="## Notes\nhello")
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert f"sha256: {'ab' * 32}" in card
+    assert "lr 5e-05 (discriminator x 0.25)" in card and "2 epochs x 500 steps (1000 steps, 4000" in card
+    assert "| train | 2 | 1 |" in card and "| held out | 1 | 0 |" in card
+    assert "| real (3) | generator_mirror | 3.00 | 3.00 | 2.25 | 1.80 | 85.0% | 66.7% |" in card
+    assert "## Notes\nhello" in card and "non-commercial use only" in card

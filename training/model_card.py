@@ -80,7 +80,10 @@ images seen), {state["wall_seconds"] / 3600:.2f} h wall time on {platform.machin
 development work), {speed:.1f} img/s on average. Best epoch by validation face MAE: {state["best_epoch"]}.
 
 ## Held-out evaluation (`facedepth-train evaluate`)
-Depth error in mm inside the true face mask after a per-sample least-squares scale + shift.
+Depth error in mm inside the true face mask after a per-sample least-squares scale + shift; the "tilt
+forgiven" column also fits a plane, which takes a global head-pose error out. The generator runs as the app
+runs it: each crop magnified 286/256 times about its centre (the training scale), `generator_mirror` also
+averaged with the mirrored photo's prediction.
 "real" ground truth is itself a landmark fit (pseudo ground truth), so there the landmark fit scores
 near zero by construction: compare the generator with the posed mean face there.
 
