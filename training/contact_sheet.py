@@ -40,7 +40,7 @@ def shaded_relief(code: np.ndarray, yaw_deg: float = 30.0, step: int = 2) -> np.
     h, w = mask.shape
     idx = np.arange(h * w).reshape(h, w)
     corners = np.stack([z[:-1, :-1], z[1:, :-1], z[:-1, 1:], z[1:, 1:]])
-    steep = np.ptp(corners, axis=0) > 4 * step  # a depth jump, not a surface: leave the quad out
+    steep = np.ptp(corners, axis=0) > 12 * step  # a depth jump, not a surface (nose sides reach ~6 step)
     quad = mask[:-1, :-1] & mask[1:, :-1] & mask[:-1, 1:] & mask[1:, 1:] & ~steep
     a, b, c, d = idx[:-1, :-1][quad], idx[:-1, 1:][quad], idx[1:, :-1][quad], idx[1:, 1:][quad]
     tris = np.r_[np.c_[a, c, b], np.c_[b, c, d]]
