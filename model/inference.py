@@ -25,8 +25,8 @@ from typing import Protocol
 
 import numpy as np
 
-from model import resources, spec
-from model.imageops import warp_affine
+from model import depthcode, resources, spec
+from model.imageops import invert_affine, warp_affine
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class MirrorAveraged:
     def __call__(self, photos: np.ndarray) -> np.ndarray:
         direct = self.inner(photos)
         mirrored = self.inner(np.ascontiguousarray(photos[:, :, ::-1]))[:, :, ::-1]
-        both = (direct < spec.MASK_THRESHOLD) & (mirrored < spec.MASK_THRESHOLD)
+        both = depthcode.face_mask(direct) & depthcode.face_mask(mirrored)
         return np.where(both, (direct + mirrored) / 2, np.float32(spec.BACKGROUND_CODE)).astype(np.float32)
 
 
@@ -132,7 +132,7 @@ class AtTrainingScale:
         self.inner = inner
         centre = (spec.IMAGE_SIZE - 1) / 2
         self._in = np.array([[zoom, 0, centre * (1 - zoom)], [0, zoom, centre * (1 - zoom)]])
-        self._out = np.array([[1 / zoom, 0, centre * (1 - 1 / zoom)], [0, 1 / zoom, centre * (1 - 1 / zoom)]])
+        self._out = invert_affine(self._in)
 
     def __call__(self, photos: np.ndarray) -> np.ndarray:
         size = spec.IMAGE_SIZE
@@ -144,9 +144,9 @@ class AtTrainingScale:
         """The code mapped back; face values are interpolated among face pixels only (never with the
         background code), and a pixel is face where most of its bilinear neighbourhood is."""
         size = spec.IMAGE_SIZE
-        face = (code < spec.MASK_THRESHOLD).astype(np.float32)
-        weight = warp_affine(face, self._out, size, size, border="constant")
-        values = warp_affine(code * face, self._out, size, size, border="constant")
+        face = depthcode.face_mask(code).astype(np.float32)
+        weight, values = np.moveaxis(warp_affine(np.dstack([face, code * face]), self._out, size, size,
+                                                 border="constant"), -1, 0)
         return np.where(weight > 0.5, values / np.maximum(weight, 1e-6), spec.BACKGROUND_CODE).astype(np.float32)
 
 
@@ -168,9 +168,14 @@ def load_estimator(path: Path | None = None) -> DepthEstimator:
     raise WeightsError(f"{path}: unsupported weights format '{suffix}' (expected .tflite or .keras)")
 
 
+def as_the_app_runs_it(estimator: DepthEstimator) -> DepthEstimator:
+    """``estimator`` at the training scale, averaged with its mirror image."""
+    return AtTrainingScale(MirrorAveraged(estimator))
+
+
 def load_app_estimator(path: Path | None = None) -> DepthEstimator:
-    """The generator as the app runs it: at the training scale, averaged with its mirror image."""
-    return AtTrainingScale(MirrorAveraged(load_estimator(path)))
+    """The generator at ``path`` (default: the bundled one) as the app runs it."""
+    return as_the_app_runs_it(load_estimator(path))
 
 
 def file_sha256(path: Path) -> str:

@@ -43,11 +43,15 @@ def load_pair(stem: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return photo, depth
 
 
+def _magnified(photo: tf.Tensor, depth: tf.Tensor) -> tf.Tensor:
+    """Photo and depth stacked (4 channels) and resized to JITTER_SIZE together."""
+    return tf.image.resize(tf.concat([photo, depth], axis=-1), [spec.JITTER_SIZE, spec.JITTER_SIZE],
+                           method="bilinear")
+
+
 def random_jitter(photo: tf.Tensor, depth: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The seed's augmentation: resize to 286, random crop back to 256, random mirror (both images)."""
-    both = tf.concat([photo, depth], axis=-1)
-    both = tf.image.resize(both, [spec.JITTER_SIZE, spec.JITTER_SIZE], method="bilinear")
-    both = tf.image.random_crop(both, [spec.IMAGE_SIZE, spec.IMAGE_SIZE, 4])
+    both = tf.image.random_crop(_magnified(photo, depth), [spec.IMAGE_SIZE, spec.IMAGE_SIZE, 4])
     both = tf.cond(tf.random.uniform(()) < 0.5, lambda: tf.image.flip_left_right(both), lambda: both)
     return both[..., :3], both[..., 3:]
 
@@ -55,10 +59,8 @@ def random_jitter(photo: tf.Tensor, depth: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
 def centre_zoom(photo: tf.Tensor, depth: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The mean view of :func:`random_jitter`: resize to 286, the central 256 window, no mirror. Validation
     sees held-out pairs so, as inference does (:class:`model.inference.AtTrainingScale`)."""
-    both = tf.image.resize(tf.concat([photo, depth], axis=-1), [spec.JITTER_SIZE, spec.JITTER_SIZE],
-                           method="bilinear")
     offset = (spec.JITTER_SIZE - spec.IMAGE_SIZE) // 2
-    both = both[offset:offset + spec.IMAGE_SIZE, offset:offset + spec.IMAGE_SIZE]
+    both = _magnified(photo, depth)[offset:offset + spec.IMAGE_SIZE, offset:offset + spec.IMAGE_SIZE]
     return both[..., :3], both[..., 3:]
 
 

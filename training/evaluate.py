@@ -126,13 +126,13 @@ def _baseline_errors(split_dir: Path, rec: dict, photo: np.ndarray, true_code: n
 def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("synthetic", "real"),
              limit: int | None = None, sfm_dir: Path | None = None, baselines_only: bool = False) -> dict:
     """Per-kind, per-method median/mean RMSE and MAE (mm), coverage and failure counts."""
-    from model.inference import AtTrainingScale, MirrorAveraged, load_estimator
+    from model.inference import AtTrainingScale, as_the_app_runs_it, load_estimator
 
     generators = {}
     if not baselines_only:
         estimator = load_estimator(weights)
         generators = {"generator": AtTrainingScale(estimator),
-                      "generator_mirror": AtTrainingScale(MirrorAveraged(estimator))}
+                      "generator_mirror": as_the_app_runs_it(estimator)}
     split_dir = Path(data_dir) / "val"
     cache_path = split_dir / BASELINE_CACHE
     cache: dict = json.loads(cache_path.read_text()) if cache_path.exists() else {}
