@@ -1,4 +1,5 @@
-"""The FaceDepth executable (frozen build) and ``python -m app``: the window, or the self-test without a window.
+"""The FaceDepth executable (frozen build) and ``python -m facedepth.app``: the window, or the self-test
+without a window.
 
 ``--self-test`` is dispatched here, before anything imports Kivy: Kivy reads the command line and sets up
 a window when some of its modules are imported.
@@ -13,10 +14,10 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if "--self-test" in args:
-        from app.selftest import main as self_test
+        from facedepth.app.selftest import main as self_test
 
         return self_test(args)
-    from app.main import run
+    from facedepth.app.main import run
 
     return run(args)
 

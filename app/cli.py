@@ -55,8 +55,8 @@ def _poisson_depth(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from reconstruction.export import DEPTH_FORMATS, MESH_FORMATS
-    from reconstruction.surface import MeshSettings
+    from facedepth.reconstruction.export import DEPTH_FORMATS, MESH_FORMATS
+    from facedepth.reconstruction.surface import MeshSettings
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--weights", type=Path, metavar="PATH",
@@ -118,8 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from app.pipeline import PipelineSettings, output_paths, save_outputs
-    from reconstruction.surface import MeshSettings
+    from facedepth.app.pipeline import PipelineSettings, output_paths, save_outputs
+    from facedepth.reconstruction.surface import MeshSettings
 
     pipeline = _load_pipeline(args.weights)
     out_dir = _prepare_output_dir(args.output)
@@ -158,8 +158,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from model import resources
-    from model.inference import file_sha256
+    from facedepth.model import resources
+    from facedepth.model.inference import file_sha256
 
     path = args.weights or resources.default_weights()
     _load_pipeline(args.weights)  # the same checks as predict: exists, loads, matches its card
@@ -176,8 +176,8 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _load_pipeline(weights: Path | None):
-    from app.pipeline import Pipeline
-    from model.inference import WeightsError
+    from facedepth.app.pipeline import Pipeline
+    from facedepth.model.inference import WeightsError
 
     pipeline = Pipeline(weights)
     try:
@@ -206,7 +206,7 @@ def _prepare_output_dir(out_dir: Path) -> Path:
 
 def _check_targets(targets: list[Path], inputs: set[Path], overwrite: bool) -> None:
     """Refuses before any work when a target exists (without --overwrite) or is one of the input photos."""
-    from reconstruction.export import OutputExistsError
+    from facedepth.reconstruction.export import OutputExistsError
 
     for target in targets:
         if _resolved(target) in inputs:
@@ -216,9 +216,9 @@ def _check_targets(targets: list[Path], inputs: set[Path], overwrite: bool) -> N
 
 
 def _expected(exc: Exception) -> bool:
-    from model.imageio import ImageLoadError
-    from model.inference import WeightsError
-    from model.service import NoFaceError
+    from facedepth.model.imageio import ImageLoadError
+    from facedepth.model.inference import WeightsError
+    from facedepth.model.service import NoFaceError
 
     return isinstance(exc, ImageLoadError | NoFaceError | WeightsError | ValueError | OSError)
 

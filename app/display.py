@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw
 
-from app.meshbuffers import SceneBuffers
-from model.imageops import resize_area
+from facedepth.app.meshbuffers import SceneBuffers
+from facedepth.model.imageops import resize_area
 
 if TYPE_CHECKING:
-    from app.pipeline import PipelineResult
+    from facedepth.app.pipeline import PipelineResult
 
 MAX_DISPLAY_SIDE = 1280
 FACE_BOX_COLOR = (80, 200, 255)
@@ -76,7 +76,7 @@ def depth_picture(depth_mm: np.ndarray, region: tuple[float, float, float, float
     x1, y1 = min(w, int(np.ceil(right))), min(h, int(np.ceil(bottom)))
     if x1 - x0 < 2 or y1 - y0 < 2:
         x0, y0, x1, y1 = 0, 0, w, h
-    from reconstruction.export import colorize_depth
+    from facedepth.reconstruction.export import colorize_depth
 
     return downscale(colorize_depth(depth_mm[y0:y1, x0:x1]))[0]
 
@@ -93,13 +93,13 @@ def legend_ramp(near_mm: float, far_mm: float) -> np.ndarray:
     """The colour map's ramp from ``near_mm`` to ``far_mm`` (same colours as the depth picture)."""
     if not np.isfinite(near_mm) or not far_mm > near_mm:
         near_mm, far_mm = 0.0, 1.0
-    from reconstruction.export import colorize_depth
+    from facedepth.reconstruction.export import colorize_depth
 
     return colorize_depth(np.linspace(near_mm, far_mm, LEGEND_STEPS, dtype=np.float32)[None, :])
 
 
 def result_view(result: PipelineResult) -> ResultView:
-    from app.meshbuffers import scene_buffers
+    from facedepth.app.meshbuffers import scene_buffers
 
     prediction = result.prediction
     face_box = prediction.face.box if prediction.face is not None else None
@@ -119,6 +119,6 @@ def result_view(result: PipelineResult) -> ResultView:
 
 def write_png(pixels: np.ndarray, path: Path, overwrite: bool = False) -> Path:
     """Atomically writes an RGB array as PNG (refuses to replace an existing file unless ``overwrite``)."""
-    from reconstruction.export import atomic_write
+    from facedepth.reconstruction.export import atomic_write
 
     return atomic_write(Path(path), lambda temp: Image.fromarray(pixels).save(temp, format="PNG"), overwrite)

@@ -1,4 +1,4 @@
-"""The processing engine: runs in its own process, started by :class:`app.worker.ProcessingWorker`.
+"""The processing engine: runs in its own process, started by :class:`facedepth.app.worker.ProcessingWorker`.
 
 Why a process and not a thread: Open3D's Python bindings keep the GIL while they work (normal estimation,
 outlier removal and the Poisson solve hold it for 0.2-2.5 s each), which would freeze Kivy's main thread
@@ -57,10 +57,10 @@ def portable(exc: BaseException) -> BaseException:
 def serve(conn, cancel, weights: Path | None, log_level: int = logging.WARNING) -> None:
     """The engine process's main loop (the ``target`` of the Process)."""
     logging.basicConfig(level=log_level, format="%(levelname)s: %(name)s: %(message)s")
-    from app.display import photo_with_face_box, result_view, write_png
-    from app.pipeline import STAGE_FRACTIONS, Pipeline, output_paths, save_outputs
-    from model.imageio import load_photo
-    from reconstruction.surface import Cancelled
+    from facedepth.app.display import photo_with_face_box, result_view, write_png
+    from facedepth.app.pipeline import STAGE_FRACTIONS, Pipeline, output_paths, save_outputs
+    from facedepth.model.imageio import load_photo
+    from facedepth.reconstruction.surface import Cancelled
 
     pipeline = Pipeline(weights)
     last = None

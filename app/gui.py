@@ -1,6 +1,6 @@
 """The FaceDepth window: photo, depth map and 3D mesh side by side; processing in a worker thread.
 
-Import :mod:`app.main` (which configures Kivy) before this module: importing it creates the window.
+Import :mod:`facedepth.app.main` (which configures Kivy) before this module: importing it creates the window.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ from kivy.metrics import dp
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from app import gui_settings
-from app.dialogs import MessageDialog, OpenDialog, SaveDialog
-from app.display import ResultView, write_png
-from app.engine import SaveRequest
-from app.gui_settings import GuiSettings
-from app.viewer import MeshView
-from app.worker import STAGE_LABELS, EngineStopped, Job, JobCallbacks, ProcessingWorker, SaveCallbacks
-from model import resources
-from model.imageio import ImageLoadError
-from model.inference import WeightsError
-from model.service import NoFaceError
+from facedepth.app import gui_settings
+from facedepth.app.dialogs import MessageDialog, OpenDialog, SaveDialog
+from facedepth.app.display import ResultView, write_png
+from facedepth.app.engine import SaveRequest
+from facedepth.app.gui_settings import GuiSettings
+from facedepth.app.viewer import MeshView
+from facedepth.app.worker import STAGE_LABELS, EngineStopped, Job, JobCallbacks, ProcessingWorker, SaveCallbacks
+from facedepth.model import resources
+from facedepth.model.imageio import ImageLoadError
+from facedepth.model.inference import WeightsError
+from facedepth.model.service import NoFaceError
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The GUI's processing settings: defaults, conversion to pipeline settings, and storage in Kivy's config.
 
 The values live in the ``[processing]`` section of the app's ini file (``<user_data_dir>/facedepth.ini``, see
-:meth:`app.gui.FaceDepthApp.get_application_config`), so they survive restarts. No Kivy import here: the
+:meth:`facedepth.app.gui.FaceDepthApp.get_application_config`), so they survive restarts. No Kivy import here: the
 functions take any ``ConfigParser``-like object with ``get``/``set``/``write``.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING
 
-from reconstruction.settings import MESH_MODES, MeshSettings
+from facedepth.reconstruction.settings import MESH_MODES, MeshSettings
 
 if TYPE_CHECKING:
-    from app.pipeline import PipelineSettings
+    from facedepth.app.pipeline import PipelineSettings
 
 SECTION = "processing"
 POISSON_DEPTH_RANGE = (5, 10)
@@ -30,7 +30,7 @@ class GuiSettings:
 
     def pipeline_settings(self, detect: bool | None = None) -> PipelineSettings:
         """The pipeline settings these stand for; ``detect`` overrides face detection for one run."""
-        from app.pipeline import PipelineSettings  # Open3D and friends: only in the processing engine
+        from facedepth.app.pipeline import PipelineSettings  # Open3D and friends: only in the processing engine
 
         mesh = MeshSettings(mode=self.mesh_mode, poisson_depth=self.poisson_depth, trim_quantile=self.trim_quantile)
         return PipelineSettings(detect=self.detect_face if detect is None else detect, mesh=mesh)

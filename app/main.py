@@ -24,7 +24,7 @@ def configure_kivy() -> None:
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")  # Kivy logs through `logging` like the rest
     from kivy.config import Config
 
-    from model import resources
+    from facedepth.model import resources
 
     Config.set("kivy", "exit_on_escape", "0")  # Esc cancels or closes a dialog; it never quits
     Config.set("input", "mouse", "mouse,disable_multitouch")  # right-drag pans instead of adding touch dots
@@ -56,7 +56,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:  # Kivy's start-up chatter only with -v (its level is its own)
         handler.addFilter(lambda record: record.levelno >= level or not record.name.startswith("kivy"))
     configure_kivy()
-    from app.gui import FaceDepthApp
+    from facedepth.app.gui import FaceDepthApp
 
     app = FaceDepthApp(image=args.image, weights=args.weights, screenshot=args.screenshot,
                        screenshot_timeout=args.screenshot_timeout)

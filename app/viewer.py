@@ -2,7 +2,7 @@
 
 The Fbo has a depth buffer and a small GLSL program (Lambert lighting from a head light plus vertex
 colour); the geometry is a few ``Mesh`` instructions of at most 65,535 vertices each
-(:mod:`app.meshbuffers`). Mouse and touch: drag to rotate, wheel or pinch to zoom, right- or middle-drag
+(:mod:`facedepth.app.meshbuffers`). Mouse and touch: drag to rotate, wheel or pinch to zoom, right- or middle-drag
 to pan, double-click to reset. Render modes: "shaded" (clay grey, lit), "colour" (vertex colours, lit),
 "wireframe" (the mesh's edges) and "points" (the point cloud).
 """
@@ -20,7 +20,7 @@ from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, OptionProperty
 from kivy.uix.widget import Widget
 
-from app.meshbuffers import SceneBuffers
+from facedepth.app.meshbuffers import SceneBuffers
 
 RENDER_MODES = ("shaded", "colour", "wireframe", "points")
 FIELD_OF_VIEW = 30.0

@@ -1,4 +1,4 @@
-"""The window's side of the processing engine (:mod:`app.engine`), which runs in a child process.
+"""The window's side of the processing engine (:mod:`facedepth.app.engine`), which runs in a child process.
 
 A listener thread receives the engine's messages and hands each to Kivy's main thread with
 ``Clock.schedule_once``; the main thread only uploads textures and vertex buffers. Open3D holds the GIL
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from kivy.clock import Clock
 
-from app import engine
-from app.display import ResultView
-from app.gui_settings import GuiSettings
+from facedepth.app import engine
+from facedepth.app.display import ResultView
+from facedepth.app.gui_settings import GuiSettings
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 
 def process_age() -> float:
     """Seconds since this process started (Linux: /proc), else since this module was imported."""
@@ -49,15 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--triangles", type=int, default=100_000, help="size of the synthetic mesh")
     args = parser.parse_args(argv)
 
-    from app.main import configure_kivy
+    from facedepth.app.main import configure_kivy
 
     configure_kivy()
     from kivy.base import EventLoop, runTouchApp, stopTouchApp
     from kivy.clock import Clock
     from kivy.core.window import Window
 
-    from app.gui import FaceDepthApp
-    from model import resources
+    from facedepth.app.gui import FaceDepthApp
+    from facedepth.model import resources
 
     flips: list[float] = []
     Window.bind(on_flip=lambda *_a: flips.append(time.perf_counter()))
@@ -138,7 +136,7 @@ def synthetic_scene(triangles: int):
     import numpy as np
     import open3d as o3d
 
-    from app.meshbuffers import scene_buffers
+    from facedepth.app.meshbuffers import scene_buffers
 
     side = int((triangles / 2) ** 0.5) + 1
     v, u = np.mgrid[0:side, 0:side]

@@ -24,15 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app.pipeline import DEPTH_FILE_SUFFIX, WIREFRAME_SUFFIX, camera_of  # noqa: E402
-from model import resources  # noqa: E402
-from model.imageio import load_photo  # noqa: E402
-from model.inference import file_sha256, load_app_estimator  # noqa: E402
-from model.service import DepthService  # noqa: E402
-from reconstruction import export  # noqa: E402
-from reconstruction.surface import MeshSettings, reconstruct  # noqa: E402
+from facedepth.app.pipeline import DEPTH_FILE_SUFFIX, WIREFRAME_SUFFIX, camera_of
+from facedepth.model import resources
+from facedepth.model.imageio import load_photo
+from facedepth.model.inference import file_sha256, load_app_estimator
+from facedepth.model.service import DepthService
+from facedepth.reconstruction import export
+from facedepth.reconstruction.surface import MeshSettings, reconstruct
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -20,10 +20,10 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from model.architecture import build_discriminator, build_generator
-from model.losses import discriminator_loss, generator_loss
-from training.dataset import DataConfig, list_samples, load_pair, random_jitter, training_dataset
-from training.train import TrainConfig, build_model
+from facedepth.model.architecture import build_discriminator, build_generator
+from facedepth.model.losses import discriminator_loss, generator_loss
+from facedepth.training.dataset import DataConfig, list_samples, load_pair, random_jitter, training_dataset
+from facedepth.training.train import TrainConfig, build_model
 
 
 def tutorial_rate(data: Path, ngf: int, ndf: int, batch: int, steps: int) -> float:

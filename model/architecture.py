@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from model import spec
+from facedepth.model import spec
 
 _INIT = keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 

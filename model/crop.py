@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from model import imageops, spec
+from facedepth.model import imageops, spec
 
 INNER_LANDMARKS = slice(17, 68)
 """0-based indices of iBUG landmarks 18-68."""

@@ -1,11 +1,11 @@
-"""Conversion between metric depth and the generator's depth code (see :mod:`model.spec`)."""
+"""Conversion between metric depth and the generator's depth code (see :mod:`facedepth.model.spec`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from model import spec
-from model.imageops import erode
+from facedepth.model import spec
+from facedepth.model.imageops import erode
 
 
 def encode(distance_mm: np.ndarray, mask: np.ndarray, crop_side_mm: float) -> np.ndarray:

@@ -16,8 +16,8 @@ from functools import cached_property
 
 import numpy as np
 
-from model.imageops import resize_area
-from model.resources import face_model_path
+from facedepth.model.imageops import resize_area
+from facedepth.model.resources import face_model_path
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import Protocol
 
 import numpy as np
 
-from model import depthcode, resources, spec
-from model.imageops import invert_affine, warp_affine
+from facedepth.model import depthcode, resources, spec
+from facedepth.model.imageops import invert_affine, warp_affine
 
 logger = logging.getLogger(__name__)
 

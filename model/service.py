@@ -1,12 +1,12 @@
 """One RGB photo -> metric depth map on the photo's own pixel grid, plus the camera that goes with it.
 
 Steps: find the largest face (dlib, 68 landmarks) -> square crop box from landmarks 18-68
-(:func:`model.crop.box_from_landmarks`; the whole image when detection is off) -> 256 x 256 crop scaled
+(:func:`facedepth.model.crop.box_from_landmarks`; the whole image when detection is off) -> 256 x 256 crop scaled
 to [-1, 1] -> generator -> depth code (256 x 256) -> code resampled back onto the photo (bilinear; off
 the crop = background) -> face mask ``code < spec.MASK_THRESHOLD`` -> millimetres with
-:func:`model.depthcode.decode`.
+:func:`facedepth.model.depthcode.decode`.
 
-Depth convention (see :mod:`model.spec`): ``depth_mm`` is the distance from the camera along the optical
+Depth convention (see :mod:`facedepth.model.spec`): ``depth_mm`` is the distance from the camera along the optical
 axis, larger = farther, NaN outside the face. A single photo cannot give scale, so the crop square is
 assumed to span ``spec.NOMINAL_CROP_SIDE_MM`` at the face and the nearest face point (the nose tip) to lie
 ``spec.NOMINAL_NEAR_MM`` from the camera. The pinhole camera consistent with that assumption sees
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model import crop, depthcode, spec
-from model.face import Face, FaceDetector
-from model.inference import DepthEstimator
+from facedepth.model import crop, depthcode, spec
+from facedepth.model.face import Face, FaceDetector
+from facedepth.model.inference import DepthEstimator
 
 
 class NoFaceError(ValueError):

@@ -2,7 +2,7 @@
 
 Depth convention
 ----------------
-The generator sees a square crop around the face (see :mod:`model.crop`) and predicts one channel in
+The generator sees a square crop around the face (see :mod:`facedepth.model.crop`) and predicts one channel in
 [-1, 1] (tanh). Inside the face the value is an affine function of the distance from the camera along
 the optical axis (z, larger = farther), measured in units of the crop's side length at the face::
 
@@ -17,7 +17,7 @@ Millimetres need an assumption a single photo cannot give: we assume the crop sq
 ``NOMINAL_CROP_SIDE_MM`` at the face (2.0 x the eyebrow-to-lip landmark box of the Surrey Face Model's
 mean face, 113.5 mm) and that the nose tip is ``NOMINAL_NEAR_MM`` from the camera. The pinhole camera
 that makes this consistent has a focal length of ``crop_side_px * NOMINAL_NEAR_MM / NOMINAL_CROP_SIDE_MM``
-pixels (see :func:`model.service.camera_for_box`).
+pixels (see :func:`facedepth.model.service.camera_for_box`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ CROP_SCALE = 2.0
 JITTER_SIZE = 286
 """Training resizes each 256 crop to this size and takes a random 256 window (the seed's random jitter), so
 the generator only ever sees faces magnified JITTER_SIZE / IMAGE_SIZE times; inference shows them so too
-(:class:`model.inference.AtTrainingScale`)."""
+(:class:`facedepth.model.inference.AtTrainingScale`)."""
 
 GAIN = 3.0
 NEAR_CODE = -0.9

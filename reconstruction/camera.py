@@ -4,7 +4,7 @@ Internal frame (Open3D's camera convention): origin at the camera centre, x righ
 (away from the camera, into the scene), millimetres. A pixel (u, v) with depth z (distance along the
 optical axis) is the point ``((u - cx) * z / fx, (v - cy) * z / fy, z)``.
 
-Export frame (every mesh, wire frame and point cloud written by :mod:`reconstruction.export`): the
+Export frame (every mesh, wire frame and point cloud written by :mod:`facedepth.reconstruction.export`): the
 internal frame rotated 180 degrees about the x axis, i.e. x right, y up, z towards the viewer,
 millimetres, origin still at the camera centre (so the face lies around z = -500 mm). Common viewers
 (MeshLab, Blender's glTF/PLY importers, Windows 3D Viewer, three.js) then show the face upright and

@@ -1,6 +1,6 @@
 """Writing meshes, wire frames, point clouds and depth maps, always atomically.
 
-Geometry is written in the export frame of :mod:`reconstruction.camera` (x right, y up, z towards the
+Geometry is written in the export frame of :mod:`facedepth.reconstruction.camera` (x right, y up, z towards the
 viewer, millimetres). Each file is first written to a hidden temporary name in the target folder
 (keeping the real suffix, which Open3D and Pillow use to pick the format) and then moved over the
 target with ``os.replace``, so a target is either untouched or complete.
@@ -19,8 +19,8 @@ import open3d as o3d
 import trimesh
 from PIL import Image
 
-from reconstruction.camera import EXPORT_ROTATION
-from reconstruction.colormap import turbo
+from facedepth.reconstruction.camera import EXPORT_ROTATION
+from facedepth.reconstruction.colormap import turbo
 
 log = logging.getLogger(__name__)
 

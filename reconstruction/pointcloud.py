@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import open3d as o3d
 
-from reconstruction.camera import PinholeCamera
-from reconstruction.settings import MeshSettings
+from facedepth.reconstruction.camera import PinholeCamera
+from facedepth.reconstruction.settings import MeshSettings
 
 
 def valid_depth(depth_mm: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ MESH_MODES = ("poisson", "grid")
 @dataclass(frozen=True)
 class MeshSettings:
     """Every tunable of the reconstruction, with the defaults used by the CLI, the GUI and the functions
-    of :mod:`reconstruction.pointcloud` and :mod:`reconstruction.surface`."""
+    of :mod:`facedepth.reconstruction.pointcloud` and :mod:`facedepth.reconstruction.surface`."""
 
     mode: str = "poisson"
     """"poisson": smooth screened Poisson surface trimmed to the face; "grid": fast heightfield."""

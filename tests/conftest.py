@@ -20,8 +20,8 @@ _BUILD_TINY = textwrap.dedent(
     """
     import sys
     import keras
-    from model.architecture import build_generator
-    from training.export import export_tflite
+    from facedepth.model.architecture import build_generator
+    from facedepth.training.export import export_tflite
 
     keras.utils.set_random_seed(0)
     print(export_tflite(build_generator(ngf=8), sys.argv[1], fp16=False))

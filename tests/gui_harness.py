@@ -141,12 +141,12 @@ def launch(weights: Path, home: Path) -> tuple[Harness, subprocess.Popen | None]
     (home / "config").mkdir(parents=True, exist_ok=True)
     os.environ.update(KIVY_NO_ARGS="1", KIVY_HOME=str(home / "kivy"), XDG_CONFIG_HOME=str(home / "config"),
                       FACEDEPTH_WEIGHTS=str(weights), KIVY_LOG_MODE="PYTHON")
-    from app.main import configure_kivy
+    from facedepth.app.main import configure_kivy
 
     configure_kivy()
     from kivy.base import runTouchApp
 
-    from app.gui import FaceDepthApp
+    from facedepth.app.gui import FaceDepthApp
 
     app = FaceDepthApp()
     app._run_prepare()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reconstruction.camera import PinholeCamera
+from facedepth.reconstruction.camera import PinholeCamera
 
 SPHERE_RADIUS_MM = 80.0
 SPHERE_CENTRE_Z_MM = 500.0

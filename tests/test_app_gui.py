@@ -87,7 +87,7 @@ def test_sample_is_processed_into_photo_depth_and_mesh(processed: Harness):
 
 
 def test_drag_rotates_wheel_zooms_right_drag_pans_double_click_resets(processed: Harness):
-    from app.viewer import HOME_PITCH, HOME_YAW
+    from facedepth.app.viewer import HOME_PITCH, HOME_YAW
 
     view = processed.view
     x, y = window_center(view)
@@ -179,7 +179,7 @@ def test_save_every_format_reload_and_confirm_before_replacing(processed: Harnes
 
 
 def test_save_dialog_from_ctrl_s(processed: Harness, tmp_path):
-    from app.dialogs import SaveDialog
+    from facedepth.app.dialogs import SaveDialog
 
     processed.key(115, "s", ["ctrl"])
     dialog = processed.wait_dialog(SaveDialog)
@@ -257,7 +257,7 @@ def test_no_face_offers_the_whole_image(ui: Harness, no_face_photo):
 
 
 def test_missing_weights_is_a_dialog_at_start_and_when_processing(ui: Harness, tmp_path, face_photo, tiny_weights):
-    from app.worker import ProcessingWorker
+    from facedepth.app.worker import ProcessingWorker
 
     app = ui.app
     working = app.worker
@@ -308,7 +308,7 @@ def test_escape_cancels_processing_and_never_quits(ui: Harness, face_photo):
 
 
 def test_ctrl_o_chooser_shows_only_images_and_opens_one(ui: Harness, tmp_path, face_photo):
-    from app.dialogs import OpenDialog
+    from facedepth.app.dialogs import OpenDialog
 
     shutil.copy(face_photo, tmp_path / "me.JPG")
     (tmp_path / "readme.txt").write_text("x")
@@ -338,8 +338,8 @@ def test_dropping_a_file_opens_it(ui: Harness, face_photo):
 
 
 def test_settings_are_remembered_applied_and_reset(processed: Harness):
-    from app import gui_settings
-    from app.gui_settings import GuiSettings
+    from facedepth.app import gui_settings
+    from facedepth.app.gui_settings import GuiSettings
 
     app, root = processed.app, processed.root
     root.ids.mode_grid.dispatch("on_release")
@@ -368,8 +368,8 @@ def test_screenshot_option_saves_the_window_and_exits(tiny_weights, tmp_path, fa
     out = tmp_path / "shot.png"
     env = dict(os.environ, FACEDEPTH_WEIGHTS=str(tiny_weights), KIVY_HOME=str(tmp_path / "kivy"),
                XDG_CONFIG_HOME=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "app.main", str(face_photo), "--screenshot", str(out)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "facedepth.app.main", str(face_photo), "--screenshot", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     shot = Image.open(out)
     assert shot.size[0] >= 960 and shot.size[1] >= 600  # at least the window's minimum size

@@ -6,8 +6,8 @@ import numpy as np
 import open3d as o3d
 import pytest
 
-from app.meshbuffers import MAX_CHUNK_VERTICES, VERTEX_FLOATS, chunked, scene_buffers
-from reconstruction.surface import wireframe
+from facedepth.app.meshbuffers import MAX_CHUNK_VERTICES, VERTEX_FLOATS, chunked, scene_buffers
+from facedepth.reconstruction.surface import wireframe
 
 
 def grid_mesh(rows: int, cols: int) -> o3d.geometry.TriangleMesh:

@@ -6,8 +6,8 @@ import configparser
 
 import pytest
 
-from app import gui_settings
-from app.gui_settings import GuiSettings
+from facedepth.app import gui_settings
+from facedepth.app.gui_settings import GuiSettings
 
 
 class IniConfig(configparser.ConfigParser):

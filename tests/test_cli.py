@@ -13,8 +13,8 @@ import photo_corpus as corpus
 import pytest
 import trimesh
 
-from app import cli
-from model import resources
+from facedepth.app import cli
+from facedepth.model import resources
 
 ALL_OUTPUTS = ["{s}.ply", "{s}.obj", "{s}.stl", "{s}.glb", "{s}_depth.png", "{s}_depth.npy",
                "{s}_depth_color.png", "{s}_wireframe.ply"]
@@ -245,7 +245,7 @@ def test_usage_errors_exit_2(capsys, args):
 
 
 def test_unexpected_error_is_one_line_unless_verbose(capsys, tmp_path, tiny_weights, face_photo, monkeypatch):
-    from app.pipeline import Pipeline
+    from facedepth.app.pipeline import Pipeline
 
     def broken(self, *args, **kwargs):
         raise RuntimeError("simulated bug\nsecond line")

@@ -5,7 +5,7 @@ import photo_corpus as corpus
 import pytest
 from PIL import Image
 
-from model.imageio import MIN_SIDE, ImageLoadError, load_photo
+from facedepth.model.imageio import MIN_SIDE, ImageLoadError, load_photo
 
 
 def _digest(path):

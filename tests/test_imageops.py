@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from model import imageops
-from model.crop import CropBox, crop_image, uncrop
+from facedepth.model import imageops
+from facedepth.model.crop import CropBox, crop_image, uncrop
 
 
 @pytest.fixture

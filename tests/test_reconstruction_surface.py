@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from reconstruction_scenes import SPHERE_CENTRE_Z_MM, SPHERE_RADIUS_MM, camera, hemisphere, plane
 
-from reconstruction.pointcloud import depth_to_point_cloud, estimate_normals
-from reconstruction.surface import (
+from facedepth.reconstruction.pointcloud import depth_to_point_cloud, estimate_normals
+from facedepth.reconstruction.surface import (
     Cancelled,
     MeshSettings,
     clean_mesh,

@@ -11,11 +11,12 @@ ROOT = Path(__file__).resolve().parent.parent
 _SCRIPT = textwrap.dedent(
     """
     import sys
-    from app import cli
+    from facedepth.app import cli
 
     code = cli.main(["predict", sys.argv[1], "-o", sys.argv[2], "--weights", sys.argv[3], "--mesh", "grid",
                      "--formats", "glb", "--save-depth", "npy"])
-    loaded = sorted({name.split(".")[0] for name in sys.modules} & {"tensorflow", "keras", "kivy", "training", "cv2"})
+    forbidden = ("tensorflow", "keras", "kivy", "facedepth.training", "cv2")
+    loaded = sorted(f for f in forbidden if any(name == f or name.startswith(f + ".") for name in sys.modules))
     print("exit", code, "loaded", ",".join(loaded) or "-")
     """
 )

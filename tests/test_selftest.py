@@ -1,4 +1,4 @@
-"""``python -m app --self-test`` (the frozen app's entry point, from source): dispatched before Kivy loads,
+"""``python -m facedepth.app --self-test`` (the frozen app's entry point, from source): dispatched before Kivy loads,
 one line per check, exit 0 when everything passed and 1 with a FAIL line otherwise."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def self_test(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key != "FACEDEPTH_WEIGHTS"}
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "app", "--self-test", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "facedepth.app", "--self-test", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from model import crop, spec
-from model.imageio import load_photo
-from model.inference import load_estimator
-from model.service import DepthService, NoFaceError, camera_for_box
+from facedepth.model import crop, spec
+from facedepth.model.imageio import load_photo
+from facedepth.model.inference import load_estimator
+from facedepth.model.service import DepthService, NoFaceError, camera_for_box
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_rejects_non_rgb(service):
 def test_trim_prediction_erodes_the_face_outline():
     import numpy as np
 
-    from model import depthcode, spec
+    from facedepth.model import depthcode, spec
 
     code = np.ones((64, 64), np.float32)
     code[10:50, 20:40] = -0.5

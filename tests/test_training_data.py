@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import depthcode, spec
-from model.crop import box_from_landmarks
+from facedepth.model import depthcode, spec
+from facedepth.model.crop import box_from_landmarks
 
 eos = pytest.importorskip("eos")
 
-from training.facemodel import FaceModel, boundary_loops, default_sfm_dir  # noqa: E402
-from training.raster import rasterize  # noqa: E402
-from training.synthetic import SyntheticConfig, render_scene, sample_scene  # noqa: E402
+from facedepth.training.facemodel import FaceModel, boundary_loops, default_sfm_dir  # noqa: E402
+from facedepth.training.raster import rasterize  # noqa: E402
+from facedepth.training.synthetic import SyntheticConfig, render_scene, sample_scene  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (default_sfm_dir() / "sfm_shape_3448.bin").exists(),
                                 reason="Surrey Face Model not found (../shared/data/sfm)")
@@ -76,7 +76,7 @@ def test_synthetic_depth_aligns_with_landmarks(face_model):
     lit = photo.sum(-1) > 0
     assert (lit == mask).mean() > 0.97
     # Nose tip (iBUG 31) is nearer than the outer eye corners (37, 46).
-    from training.synthetic import PIVOT_MM, VIRTUAL_FOCAL_PX, rotation
+    from facedepth.training.synthetic import PIVOT_MM, VIRTUAL_FOCAL_PX, rotation
 
     verts = face_model.vertices(scene.shape, scene.expression)
     cam = (verts - PIVOT_MM) @ rotation(scene.yaw, scene.pitch, scene.roll).T + PIVOT_MM
@@ -97,11 +97,11 @@ def test_synthetic_depth_aligns_with_landmarks(face_model):
 
 def test_pseudo_ground_truth_on_the_sample_photo(face_model):
     """The fitted depth covers the detected landmarks in the crop, nose nearer than the eye corners."""
-    from model.crop import box_from_landmarks
-    from model.face import FaceDetector
-    from model.imageio import load_photo
-    from model.resources import sample_image
-    from training.pseudo_gt import make_pseudo_sample
+    from facedepth.model.crop import box_from_landmarks
+    from facedepth.model.face import FaceDetector
+    from facedepth.model.imageio import load_photo
+    from facedepth.model.resources import sample_image
+    from facedepth.training.pseudo_gt import make_pseudo_sample
 
     rgb = load_photo(sample_image())
     sample = make_pseudo_sample(face_model, FaceDetector(), rgb, with_texture=True)

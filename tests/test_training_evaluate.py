@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from training.evaluate import SampleError, _cached, format_table, scale_shift_error, summarise
-from training.model_card import write_card
+from facedepth.training.evaluate import SampleError, _cached, format_table, scale_shift_error, summarise
+from facedepth.training.model_card import write_card
 
 _ROWS, _COLS = np.mgrid[0:256, 0:256].astype(np.float64)
 

@@ -9,10 +9,10 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from model import depthcode  # noqa: E402
-from model.architecture import build_generator  # noqa: E402
-from training import storage  # noqa: E402
-from training.dataset import DataConfig, centre_zoom, load_pair, random_jitter, training_dataset  # noqa: E402
+from facedepth.model import depthcode  # noqa: E402
+from facedepth.model.architecture import build_generator  # noqa: E402
+from facedepth.training import storage  # noqa: E402
+from facedepth.training.dataset import DataConfig, centre_zoom, load_pair, random_jitter, training_dataset  # noqa: E402
 
 
 def _write_dataset(root, n=6):
@@ -59,7 +59,7 @@ def test_jitter_and_mirror_keep_photo_and_depth_aligned():
 
 def test_validation_zoom_is_the_view_inference_gives_the_generator():
     """Training validates on centre-zoomed crops; the app's AtTrainingScale must show the same pixels."""
-    from model.inference import AtTrainingScale
+    from facedepth.model.inference import AtTrainingScale
 
     rows, cols = np.mgrid[0:256, 0:256] / 256.0
     photo = np.stack([np.sin(7 * rows) * np.cos(5 * cols), rows - cols, rows * cols], axis=-1).astype(np.float32)
@@ -85,7 +85,7 @@ def test_training_dataset_mixes_kinds(tmp_path):
 
 
 def test_two_step_training_run_and_resume(tmp_path, caplog):
-    from training.train import TrainConfig, load_averaged_generator, load_best_generator, train
+    from facedepth.training.train import TrainConfig, load_averaged_generator, load_best_generator, train
 
     _write_dataset(tmp_path / "data")
     cfg = TrainConfig(DataConfig(tmp_path / "data", batch_size=2), tmp_path / "run", ngf=4, ndf=8,
@@ -96,7 +96,7 @@ def test_two_step_training_run_and_resume(tmp_path, caplog):
         train(cfg)
     cfg2 = TrainConfig(cfg.data, cfg.run_dir, ngf=4, ndf=8, epochs=2, steps_per_epoch=2, val_limit=4,
                        learning_rate=5e-5, d_lr_factor=0.5)
-    with caplog.at_level(logging.INFO, logger="training.train"):
+    with caplog.at_level(logging.INFO, logger="facedepth.training.train"):
         state = train(cfg2, resume=True)
     assert state.step == 4 and state.epoch == 2
     assert "learning rate 5e-05 (discriminator 2.5e-05)" in caplog.text  # the resumed run uses the new rates
@@ -118,7 +118,7 @@ def test_two_step_training_run_and_resume(tmp_path, caplog):
 
 
 def test_export_command_refuses_bad_requests(tmp_path, capsys):
-    from training import cli
+    from facedepth.training import cli
 
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["export", "--run-dir", str(tmp_path), "--average", "1"])

@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from training.facemodel import default_sfm_dir
-from training.storage import default_utkface_dir
+from facedepth.training.facemodel import default_sfm_dir
+from facedepth.training.storage import default_utkface_dir
 
 DEFAULT_DATA = Path("data/gen")
 DEFAULT_RUN = Path("runs/main")
@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(sub)
     _add_train(sub)
     _add_export(sub)
-    from training.evaluate import add_parser as add_evaluate
-    from training.importers import add_parsers as add_importers
+    from facedepth.training.evaluate import add_parser as add_evaluate
+    from facedepth.training.importers import add_parsers as add_importers
 
     add_evaluate(sub)
     add_importers(sub)
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _generate(args) -> int:
-    from training.generate import PseudoGTConfig, SyntheticJob, generate_pseudo_gt, generate_synthetic
+    from facedepth.training.generate import PseudoGTConfig, SyntheticJob, generate_pseudo_gt, generate_synthetic
 
     if args.kind == "pseudo-gt":
         generate_pseudo_gt(PseudoGTConfig(args.photos, args.out, args.sfm, args.limit, args.texture_every),
@@ -95,8 +95,8 @@ def _generate(args) -> int:
 
 
 def _train(args) -> int:
-    from training.dataset import DataConfig
-    from training.train import TrainConfig, train
+    from facedepth.training.dataset import DataConfig
+    from facedepth.training.train import TrainConfig, train
 
     cfg = TrainConfig(DataConfig(args.data, batch_size=args.batch_size, real_fraction=args.real_fraction),
                       run_dir=args.run_dir, ngf=args.ngf, ndf=args.ndf, learning_rate=args.lr,
@@ -111,9 +111,9 @@ def _train(args) -> int:
 def _export(args) -> int:
     import numpy as np
 
-    from training.dataset import validation_dataset
-    from training.export import export_tflite, max_abs_difference
-    from training.train import load_averaged_generator, load_best_generator
+    from facedepth.training.dataset import validation_dataset
+    from facedepth.training.export import export_tflite, max_abs_difference
+    from facedepth.training.train import load_averaged_generator, load_best_generator
 
     if args.average:
         generator = load_averaged_generator(args.run_dir, args.ngf, args.average)

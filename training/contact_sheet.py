@@ -12,10 +12,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model import depthcode, spec
-from training import storage
-from training.raster import rasterize, vertex_normals
-from training.synthetic import rotation
+from facedepth.model import depthcode, spec
+from facedepth.training import storage
+from facedepth.training.raster import rasterize, vertex_normals
+from facedepth.training.synthetic import rotation
 
 TILE = 192
 
@@ -73,7 +73,7 @@ def make_sheet(photos: list[np.ndarray], codes: list[np.ndarray], columns: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.inference import load_app_estimator
+    from facedepth.model.inference import load_app_estimator
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data", type=Path, default=Path("data/gen"))

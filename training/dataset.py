@@ -13,8 +13,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from model import spec
-from training import storage
+from facedepth.model import spec
+from facedepth.training import storage
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def random_jitter(photo: tf.Tensor, depth: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
 
 def centre_zoom(photo: tf.Tensor, depth: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The mean view of :func:`random_jitter`: resize to 286, the central 256 window, no mirror. Validation
-    sees held-out pairs so, as inference does (:class:`model.inference.AtTrainingScale`)."""
+    sees held-out pairs so, as inference does (:class:`facedepth.model.inference.AtTrainingScale`)."""
     offset = (spec.JITTER_SIZE - spec.IMAGE_SIZE) // 2
     both = _magnified(photo, depth)[offset:offset + spec.IMAGE_SIZE, offset:offset + spec.IMAGE_SIZE]
     return both[..., :3], both[..., 3:]

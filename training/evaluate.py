@@ -5,9 +5,9 @@ ground-truth face mask, on the pixels the method covers, after a per-sample leas
 (depth from one photo is only defined up to those). Methods:
 
 * ``generator``: the exported .tflite through LiteRT, shown the crop at the training scale
-  (:class:`model.inference.AtTrainingScale`);
+  (:class:`facedepth.model.inference.AtTrainingScale`);
 * ``generator_mirror``: the same, averaged with its prediction on the mirrored photo (mirrored back), as the
-  app runs it (:func:`model.inference.load_app_estimator`);
+  app runs it (:func:`facedepth.model.inference.load_app_estimator`);
 * ``flat``: a plane facing the camera (its error is the spread of the true depth);
 * ``mean_face``: the face model's mean shape, posed by a landmark fit on the crop (dlib + eos);
 * ``landmark_fit``: the full landmark fit (shape + expression + pose), the classic single-photo method.
@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from model import depthcode, spec
-from model.crop import CropBox
-from training import storage
+from facedepth.model import depthcode, spec
+from facedepth.model.crop import CropBox
+from facedepth.training import storage
 
 logger = logging.getLogger(__name__)
 
@@ -80,14 +80,14 @@ class Baselines:
     """Landmark-fit baselines on a crop (lazy: loads dlib and the face model on first use)."""
 
     def __init__(self, sfm_dir: Path | None = None) -> None:
-        from model.face import FaceDetector
-        from training.facemodel import FaceModel
+        from facedepth.model.face import FaceDetector
+        from facedepth.training.facemodel import FaceModel
 
         self.model = FaceModel(sfm_dir)
         self.detector = FaceDetector(min_score=-0.5)
 
     def codes(self, photo: np.ndarray) -> dict[str, np.ndarray | None]:
-        from training.pseudo_gt import render_fit_code
+        from facedepth.training.pseudo_gt import render_fit_code
 
         face = self.detector.largest(photo)
         if face is None:
@@ -126,7 +126,7 @@ def _baseline_errors(split_dir: Path, rec: dict, photo: np.ndarray, true_code: n
 def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("synthetic", "real"),
              limit: int | None = None, sfm_dir: Path | None = None, baselines_only: bool = False) -> dict:
     """Per-kind, per-method median/mean RMSE and MAE (mm), coverage and failure counts."""
-    from model.inference import AtTrainingScale, as_the_app_runs_it, load_estimator
+    from facedepth.model.inference import AtTrainingScale, as_the_app_runs_it, load_estimator
 
     generators = {}
     if not baselines_only:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from training import storage
-from training.splits import split_of
+from facedepth.training import storage
+from facedepth.training.splits import split_of
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +31,16 @@ _state: dict = {}
 
 
 def _init_pseudo(sfm_dir: Path | None) -> None:
-    from model.face import FaceDetector
-    from training.facemodel import FaceModel
-    from training.pseudo_gt import MIN_SCORE
+    from facedepth.model.face import FaceDetector
+    from facedepth.training.facemodel import FaceModel
+    from facedepth.training.pseudo_gt import MIN_SCORE
 
     _state["model"] = FaceModel(sfm_dir)
     _state["detector"] = FaceDetector(min_score=MIN_SCORE)
 
 
 def _pseudo_task(args: tuple[int, Path, Path, int]) -> dict:
-    from training.pseudo_gt import Rejected, make_pseudo_sample
+    from facedepth.training.pseudo_gt import Rejected, make_pseudo_sample
 
     index, path, out_dir, texture_every = args
     split = split_of(path.name)
@@ -108,7 +108,7 @@ class SyntheticJob:
 
 
 def _init_synthetic(sfm_dir: Path | None, out_dir: Path, photos_dir: Path, split: str) -> None:
-    from training.facemodel import FaceModel
+    from facedepth.training.facemodel import FaceModel
 
     _state["model"] = FaceModel(sfm_dir)
     _state["textures"] = sorted((out_dir / "textures" / split).glob("*.png"))
@@ -120,7 +120,7 @@ def _init_synthetic(sfm_dir: Path | None, out_dir: Path, photos_dir: Path, split
 def _synthetic_task(args: tuple[int, int, str, Path]) -> dict:
     import numpy as np
 
-    from training.synthetic import SyntheticConfig, random_background, render_scene, sample_scene
+    from facedepth.training.synthetic import SyntheticConfig, random_background, render_scene, sample_scene
 
     index, seed, split, out_dir = args
     rng = np.random.default_rng([seed, index, 0 if split == "train" else 1])

@@ -20,11 +20,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from model import depthcode, spec
-from model.crop import CropBox, box_from_landmarks, crop_image
-from model.face import FaceDetector
-from training import storage
-from training.splits import split_of
+from facedepth.model import depthcode, spec
+from facedepth.model.crop import CropBox, box_from_landmarks, crop_image
+from facedepth.model.face import FaceDetector
+from facedepth.training import storage
+from facedepth.training.splits import split_of
 
 logger = logging.getLogger(__name__)
 

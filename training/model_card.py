@@ -7,7 +7,7 @@ import platform
 from collections import Counter
 from pathlib import Path
 
-from training import storage
+from facedepth.training import storage
 
 
 def data_counts(data_dir: Path) -> dict[str, Counter]:
@@ -72,7 +72,7 @@ Real-photo share per batch: {config["data"]["real_fraction"]}.
   the file name (10 %).
 * Synthetic: Surrey Face Model with random identity/expression, yaw up to ±65°, pitch ±25°, roll ±15°,
   perspective camera 350-1500 mm, ambient + directional + specular coloured light, skin textures extracted
-  from training photos (held-out renders use textures and backgrounds of held-out photos only).
+  from facedepth.training photos (held-out renders use textures and backgrounds of held-out photos only).
 
 ## Training
 {state["epoch"]} epochs x {config["steps_per_epoch"]} steps ({state["step"]} steps, {images_seen}

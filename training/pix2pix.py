@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from model import spec
-from model.losses import LAMBDA_L1, discriminator_loss, generator_loss
+from facedepth.model import spec
+from facedepth.model.losses import LAMBDA_L1, discriminator_loss, generator_loss
 
 
 class Pix2Pix(keras.Model):

@@ -1,7 +1,7 @@
 """Pseudo ground truth for real photos: detect, fit the face model to 68 landmarks, render its depth.
 
 The depth is the fitted model seen through the fit's scaled-orthographic camera, cropped with the same
-rule as inference (:mod:`model.crop`). A fit is rejected when no face is found, the detection scores low,
+rule as inference (:mod:`facedepth.model.crop`). A fit is rejected when no face is found, the detection scores low,
 the face is too small, or the fitted landmarks land far from the detected ones.
 """
 
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from model import spec
-from model.crop import CropBox, box_from_landmarks, crop_image
-from model.face import Face, FaceDetector
-from training.facemodel import FaceModel, Fit
-from training.render import depth_code_from_raster, raster_in_crop, to_crop_screen
+from facedepth.model import spec
+from facedepth.model.crop import CropBox, box_from_landmarks, crop_image
+from facedepth.model.face import Face, FaceDetector
+from facedepth.training.facemodel import FaceModel, Fit
+from facedepth.training.render import depth_code_from_raster, raster_in_crop, to_crop_screen
 
 MIN_SCORE = -0.5
 """The photos are known to hold one face: only the landmark fit check filters them."""

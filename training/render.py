@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from model import depthcode
-from model.crop import CropBox
-from training.raster import Raster, rasterize
+from facedepth.model import depthcode
+from facedepth.model.crop import CropBox
+from facedepth.training.raster import Raster, rasterize
 
 SUPERSAMPLE = 2
 SMOOTH_SIGMA = 1.0

@@ -1,7 +1,7 @@
 """On-disk layout of a generated data set.
 
 ``<root>/<split>/<name>.jpg`` (the 256x256 photo crop, quality 95) and ``<name>_depth.png`` (the depth
-code as 16-bit PNG, see :func:`model.depthcode.to_uint16`); ``<root>/<split>/index.jsonl`` holds one JSON
+code as 16-bit PNG, see :func:`facedepth.model.depthcode.to_uint16`); ``<root>/<split>/index.jsonl`` holds one JSON
 record per sample (kind, source, pose, crop side in mm, ...). Donor skin textures for synthetic renders
 go to ``<root>/textures/<split>/<name>.png``. Every file is written atomically (temp file + rename).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model import depthcode
+from facedepth.model import depthcode
 
 UTKFACE_ENV = "FACEDEPTH_UTKFACE_DIR"
 

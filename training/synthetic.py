@@ -14,11 +14,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model import spec
-from model.crop import box_from_landmarks
-from training.facemodel import FaceModel
-from training.raster import vertex_normals
-from training.render import SUPERSAMPLE, depth_code_from_raster, raster_in_crop, to_crop_screen
+from facedepth.model import spec
+from facedepth.model.crop import box_from_landmarks
+from facedepth.training.facemodel import FaceModel
+from facedepth.training.raster import vertex_normals
+from facedepth.training.render import SUPERSAMPLE, depth_code_from_raster, raster_in_crop, to_crop_screen
 
 VIRTUAL_FOCAL_PX = 1000.0
 PIVOT_MM = np.array([0.0, -10.0, -90.0])

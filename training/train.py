@@ -13,9 +13,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from model.architecture import build_discriminator, build_generator
-from training.dataset import DataConfig, training_dataset, validation_dataset
-from training.pix2pix import Pix2Pix
+from facedepth.model.architecture import build_discriminator, build_generator
+from facedepth.training.dataset import DataConfig, training_dataset, validation_dataset
+from facedepth.training.pix2pix import Pix2Pix
 
 logger = logging.getLogger(__name__)
 
