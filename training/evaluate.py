@@ -22,8 +22,10 @@ posed mean face shares that pose by construction; the tilt-forgiven figure separ
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,9 @@ from tqdm import tqdm
 from facedepth.model import depthcode, spec
 from facedepth.model.crop import CropBox
 from facedepth.training import storage
+from facedepth.training.evaluate_realdepth import default_real_depth_dir, evaluate_methods, load_real_depth_set
+from facedepth.training.evaluate_realdepth import format_table as format_real_depth_table
+from facedepth.training.real_depth_methods import BASELINES, methods_for, parse_named_folder
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +175,21 @@ def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("sy
     return report
 
 
+def _run_real_depth(args) -> int:
+    baselines = tuple(b for b in args.baselines.split(",") if b and b != "none")
+    try:
+        methods = methods_for(args.weights, not args.baselines_only, baselines, args.teacher, args.fuse)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    samples = load_real_depth_set(args.real_depth, limit=args.limit)
+    report = evaluate_methods(samples, methods, progress=lambda items: tqdm(items, desc="real depth"))
+    print(format_real_depth_table(report))
+    if args.json:
+        storage.atomic_write_bytes(args.json, json.dumps(report, indent=1).encode())
+    return 0
+
+
 def summarise(errs: list[SampleError | None]) -> dict:
     ok = [e for e in errs if e is not None]
     if not ok:
@@ -204,10 +224,29 @@ def add_parser(sub) -> None:
     p.add_argument("--limit", type=int, help="at most this many samples per kind")
     p.add_argument("--json", type=Path, help="write the full report here")
     p.add_argument("--baselines-only", action="store_true", help="compute (and cache) the baselines only")
+    real = p.add_argument_group("real depth", "score on real faces with measured depth instead of the held-out "
+                                "splits (validation only: the set is never trained on)")
+    real.add_argument("--real-depth", type=Path, nargs="?", const=default_real_depth_dir(), metavar="DIR",
+                      help="the real-depth set (default: %(const)s)")
+    real.add_argument("--baselines", default=",".join(BASELINES),
+                      help="comma list of baselines to score beside the generator (default: %(default)s; none)")
+    real.add_argument("--teacher", action="append", default=[], metavar="NAME=DIR", type=_named_folder,
+                      help="also score depth maps saved as DIR/<stem>.npy (repeatable)")
+    real.add_argument("--fuse", action="append", default=[], metavar="A+B",
+                      help="also score the mean of two methods, B aligned to A (repeatable)")
     p.set_defaults(func=_run)
 
 
+def _named_folder(text: str) -> tuple[str, Path]:
+    try:
+        return parse_named_folder(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _run(args) -> int:
+    if args.real_depth is not None:
+        return _run_real_depth(args)
     report = evaluate(args.data, args.weights, limit=args.limit, baselines_only=args.baselines_only)
     print(format_table(report))
     if args.json:

@@ -1,0 +1,215 @@
+"""Evaluation on real faces with measured depth: the maintainers' protocol, in our own code.
+
+The protocol is the one of ``../shared/data/realdepth/README.md`` (RAP3DF Kinect v2 captures; validation
+only, never training data). A method gives, for each input photo, a depth map of the photo's size (larger =
+farther, any unit and offset, NaN where it gives no depth; ``None`` = no output = failure). Scoring:
+
+1. the map is reduced to the sensor's grid (3 x 3 blocks, the mean of a block's finite values where at
+   least 5 of the 9 are finite);
+2. on the pixels in the face mask where the prediction is finite, ``gt ~ s * pred + t`` is fitted by least
+   squares; the sample fails with fewer than 30 such pixels or ``s <= 0`` (inverted depth), and a failed
+   sample scores the best constant's RMSE (the spread of the true depth on the mask), as a flat plane does;
+3. the sample's RMSE is that of ``gt - (s * pred + t)``; coverage = fitted pixels / mask pixels;
+4. "tilt forgiven": ``s * pred + t + a * col + b * row`` instead, which forgives a global head-pose error;
+   where that fit is impossible (a failed sample, a constant prediction, a fitted ``s <= 0``) the sample
+   scores the best plane's RMSE. A constant prediction is not a failure: it scores the best constant.
+
+Samples are grouped by head pose, labelled from the measured depth itself (a plane fitted to the face: its
+slopes give the turn left/right and up/down), so that per-pose rows need no landmark method's opinion.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REAL_DEPTH_ENV = "FACEDEPTH_REAL_DEPTH"
+BLOCK = 3
+MIN_FINITE_IN_BLOCK = 5
+MIN_PIXELS = 30
+POSE_THRESHOLD_DEG = 10.0
+"""A face turned more than this (from the plane fitted to its measured depth) is labelled left/right/up/down."""
+SENSOR_FOCAL_PX = 365.0
+"""Kinect v2 depth camera focal length at the grid's resolution (the data set's README), for pose angles."""
+POSES = ("front", "left", "right", "up", "down")
+
+DepthMethod = Callable[["RealSample"], "np.ndarray | None"]
+"""A method under test: a sample -> its depth map on the photo's grid (or None = no output)."""
+
+
+def default_real_depth_dir() -> Path:
+    """$FACEDEPTH_REAL_DEPTH, else ../shared/data/realdepth/rap3df-v1 beside the checkout."""
+    env = os.environ.get(REAL_DEPTH_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "realdepth" / "rap3df-v1"
+
+
+@dataclass(frozen=True)
+class RealSample:
+    stem: str
+    subject: str
+    image_path: Path
+    depth_mm: np.ndarray
+    """(h, w) float32 measured z-depth in mm, NaN = no depth."""
+    mask: np.ndarray
+    """(h, w) bool: the scored face pixels."""
+
+
+def load_real_depth_set(folder: Path, limit: int | None = None) -> list[RealSample]:
+    """The samples listed in ``folder/index.json`` (images/, depth/, mask/ as the set's README describes)."""
+    folder = Path(folder)
+    index_path = folder / "index.json"
+    if not index_path.is_file():
+        raise FileNotFoundError(f"{index_path} not found: not a real-depth set folder")
+    entries = json.loads(index_path.read_text())["samples"][:limit]
+    samples = []
+    for entry in entries:
+        stem = entry["stem"]
+        depth = np.load(folder / "depth" / f"{stem}.npy").astype(np.float32)
+        mask = np.asarray(Image.open(folder / "mask" / f"{stem}.png")) > 127
+        samples.append(RealSample(stem, str(entry.get("subject", "")), folder / "images" / f"{stem}.png",
+                                  depth, mask & np.isfinite(depth)))
+    return samples
+
+
+def reduce_to_grid(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Mean of each BLOCK x BLOCK block's finite values where at least MIN_FINITE_IN_BLOCK are finite."""
+    h, w = shape
+    if pred.shape != (h * BLOCK, w * BLOCK):
+        raise ValueError(f"prediction is {pred.shape[1]} x {pred.shape[0]}, expected the photo's "
+                         f"{w * BLOCK} x {h * BLOCK}")
+    blocks = pred.astype(np.float64).reshape(h, BLOCK, w, BLOCK).transpose(0, 2, 1, 3).reshape(h, w, -1)
+    finite = np.isfinite(blocks)
+    count = finite.sum(-1)
+    total = np.where(finite, blocks, 0.0).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count >= MIN_FINITE_IN_BLOCK, total / count, np.nan)
+
+
+@dataclass(frozen=True)
+class RealScore:
+    rmse: float
+    rmse_tilt: float
+    coverage: float
+    failed: bool
+
+
+def _rms(values: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(values**2)))
+
+
+def _lstsq_residual(design: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    return coef, target - design @ coef
+
+
+def _plane_design(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    return np.c_[np.ones(len(rows)), cols.astype(np.float64), rows.astype(np.float64)]
+
+
+def score(pred: np.ndarray | None, gt_mm: np.ndarray, mask: np.ndarray) -> RealScore:
+    """One sample's score by the protocol (see the module docstring); ``pred`` on the photo's grid."""
+    rows_m, cols_m = np.nonzero(mask)
+    truth_m = gt_mm[mask].astype(np.float64)
+    constant = _rms(truth_m - truth_m.mean())
+    plane = _rms(_lstsq_residual(_plane_design(rows_m, cols_m), truth_m)[1])
+    failure = RealScore(constant, plane, 0.0, True)
+    if pred is None:
+        return failure
+    reduced = reduce_to_grid(np.asarray(pred, np.float64), gt_mm.shape)
+    used = mask & np.isfinite(reduced)
+    if used.sum() < MIN_PIXELS:
+        return failure
+    rows, cols = np.nonzero(used)
+    p, t = reduced[used], gt_mm[used].astype(np.float64)
+    coverage = float(used.sum() / mask.sum())
+    ones = np.ones_like(p)
+    if np.ptp(p) <= 1e-9 * max(1.0, np.abs(p).max()):  # constant: the best constant and the best plane
+        return RealScore(_rms(t - t.mean()), _rms(_lstsq_residual(_plane_design(rows, cols), t)[1]), coverage,
+                         False)
+    (s, _), resid = _lstsq_residual(np.c_[p, ones], t)
+    if s <= 0:
+        return RealScore(constant, plane, coverage, True)
+    (s_tilt, *_), resid_tilt = _lstsq_residual(np.c_[p, _plane_design(rows, cols)], t)
+    rmse_tilt = _rms(resid_tilt) if s_tilt > 0 else _rms(_lstsq_residual(_plane_design(rows, cols), t)[1])
+    return RealScore(_rms(resid), rmse_tilt, coverage, False)
+
+
+def pose_angles(gt_mm: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(turn, tilt) in degrees from a plane fitted to the measured face depth. turn > 0: the nose points to
+    the image's right (the face's image-left half recedes); tilt > 0: the face looks up (the chin comes
+    nearer)."""
+    rows, cols = np.nonzero(mask)
+    z = gt_mm[mask].astype(np.float64)
+    (_, dz_dcol, dz_drow), _ = _lstsq_residual(_plane_design(rows, cols), z)
+    mm_per_px = float(np.median(z)) / SENSOR_FOCAL_PX
+    turn = math.degrees(math.atan(-dz_dcol / mm_per_px))
+    tilt = math.degrees(math.atan(-dz_drow / mm_per_px))
+    return turn, tilt
+
+
+def pose_labels(samples: list[RealSample]) -> list[str]:
+    """front, left, right, up or down per sample: the larger of its two angles, taken relative to the set's
+    median pose (a frontal capture's plane is not square to the sensor: the face is off the optical axis
+    and the mask is not symmetric), names it when past POSE_THRESHOLD_DEG."""
+    angles = np.array([pose_angles(s.depth_mm, s.mask) for s in samples]).reshape(-1, 2)
+    labels = []
+    for turn, tilt in angles - np.median(angles, axis=0):
+        if max(abs(turn), abs(tilt)) < POSE_THRESHOLD_DEG:
+            labels.append("front")
+        elif abs(turn) >= abs(tilt):
+            labels.append("right" if turn > 0 else "left")
+        else:
+            labels.append("up" if tilt > 0 else "down")
+    return labels
+
+
+def evaluate_methods(samples: list[RealSample], methods: dict[str, DepthMethod],
+                     progress: Callable[[Iterable], Iterator] = iter) -> dict:
+    """Scores every method on every sample: per-sample rows and per-method summaries (all + per pose)."""
+    rows = []
+    for sample, pose in progress(list(zip(samples, pose_labels(samples), strict=True))):
+        row: dict = {"stem": sample.stem, "subject": sample.subject, "pose": pose}
+        for name, method in methods.items():
+            row[name] = asdict(score(method(sample), sample.depth_mm, sample.mask))
+        rows.append(row)
+    return {"samples": len(rows), "methods": {name: summarise(rows, name) for name in methods}, "per_sample": rows}
+
+
+def summarise(rows: list[dict], method: str) -> dict:
+    """Median (headline) and mean RMSE, tilt-forgiven median, failures, mean coverage; also per pose."""
+
+    def stats(group: list[dict]) -> dict:
+        scores = [r[method] for r in group]
+        rmse = np.array([s["rmse"] for s in scores])
+        return {"samples": len(scores), "median_rmse_mm": float(np.median(rmse)), "mean_rmse_mm": float(rmse.mean()),
+                "median_rmse_tilt_mm": float(np.median([s["rmse_tilt"] for s in scores])),
+                "failures": int(sum(s["failed"] for s in scores)),
+                "mean_coverage": float(np.mean([s["coverage"] for s in scores]))}
+
+    summary = stats(rows)
+    summary["poses"] = {pose: stats(group) for pose in POSES if (group := [r for r in rows if r["pose"] == pose])}
+    return summary
+
+
+def format_table(report: dict) -> str:
+    """One line per method: median RMSE over all and per pose, mean, tilt-forgiven median, failures."""
+    poses = [p for p in POSES if any(p in s["poses"] for s in report["methods"].values())]
+    counts = {p: next(s["poses"][p]["samples"] for s in report["methods"].values() if p in s["poses"]) for p in poses}
+    head = f"{'method':<22} {'median':>7} {'mean':>7} " + " ".join(f"{f'{p} ({counts[p]})':>10}" for p in poses)
+    lines = [f"real depth, {report['samples']} samples: RMSE in mm after scale + shift (median unless said)",
+             head + f" {'tilt-forgiven':>13} {'failures':>8} {'coverage':>8}"]
+    for name, s in report["methods"].items():
+        per_pose = " ".join(f"{s['poses'][p]['median_rmse_mm']:>10.2f}" if p in s["poses"] else f"{'-':>10}"
+                            for p in poses)
+        lines.append(f"{name:<22} {s['median_rmse_mm']:>7.2f} {s['mean_rmse_mm']:>7.2f} {per_pose} "
+                     f"{s['median_rmse_tilt_mm']:>13.2f} {s['failures']:>8d} {s['mean_coverage']:>8.1%}")
+    return "\n".join(lines)

@@ -1,0 +1,168 @@
+"""The methods the real-depth evaluation scores, each a sample -> depth map on the photo's grid (or None).
+
+* ``generator``: the .tflite as the app and the CLI run it (``facedepth predict --save-depth npy``): the
+  app's face detection and crop, the generator at the training scale, mirror-averaged, uncropped;
+* ``flat``: a constant depth (the floor every method must beat);
+* ``mean_face`` / ``landmark_fit``: the Surrey model's mean shape posed by a dlib-68 + eos landmark fit, and
+  the full fit (shape + expression + pose), rendered in the app's crop and uncropped the same way;
+* a folder of ``<stem>.npy`` maps made elsewhere (e.g. a teacher run in an environment of its own).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from facedepth.model import crop, depthcode, spec
+from facedepth.model.face import FaceDetector
+from facedepth.model.imageio import load_photo
+from facedepth.model.inference import DepthEstimator
+from facedepth.training.evaluate_realdepth import DepthMethod, RealSample
+
+logger = logging.getLogger(__name__)
+
+BASELINES = ("flat", "mean_face", "landmark_fit")
+
+
+def flat(sample: RealSample) -> np.ndarray:
+    with Image.open(sample.image_path) as image:
+        width, height = image.size
+    return np.zeros((height, width), np.float32)
+
+
+def app_generator(estimator: DepthEstimator) -> DepthMethod:
+    """The generator behind ``estimator`` (already wrapped as the app runs it) through the app's service."""
+    from facedepth.model.service import DepthService, NoFaceError
+
+    service = DepthService(estimator)
+
+    def predict(sample: RealSample) -> np.ndarray | None:
+        try:
+            return service.predict(load_photo(sample.image_path)).depth_mm
+        except NoFaceError:
+            return None
+
+    return predict
+
+
+def saved_maps(folder: Path) -> DepthMethod:
+    """Depth maps saved as ``folder/<stem>.npy`` (a missing file = no output)."""
+    folder = Path(folder)
+
+    def load(sample: RealSample) -> np.ndarray | None:
+        path = folder / f"{sample.stem}.npy"
+        return np.load(path).astype(np.float32) if path.is_file() else None
+
+    return load
+
+
+class LandmarkFits:
+    """dlib-68 landmarks + eos fit per photo (computed once per sample), rendered as two methods."""
+
+    def __init__(self, sfm_dir: Path | None = None) -> None:
+        self.sfm_dir = sfm_dir
+        self._cache: dict[str, dict[str, np.ndarray | None]] = {}
+
+    @cached_property
+    def _model(self):
+        from facedepth.training.facemodel import FaceModel
+
+        return FaceModel(self.sfm_dir)
+
+    @cached_property
+    def _detector(self) -> FaceDetector:
+        return FaceDetector()
+
+    def _maps(self, sample: RealSample) -> dict[str, np.ndarray | None]:
+        if sample.stem not in self._cache:
+            self._cache = {sample.stem: self._render(sample)}  # methods ask in turn for the same sample
+        return self._cache[sample.stem]
+
+    def _render(self, sample: RealSample) -> dict[str, np.ndarray | None]:
+        from facedepth.training.pseudo_gt import render_fit_code
+
+        rgb = load_photo(sample.image_path)
+        face = self._detector.largest(rgb)
+        if face is None:
+            return {"mean_face": None, "landmark_fit": None}
+        height, width = rgb.shape[:2]
+        fit = self._model.fit(face.landmarks, width, height)
+        box = crop.box_from_landmarks(face.landmarks)
+        maps = {}
+        for name, vertices in (("mean_face", self._model.vertices()), ("landmark_fit", fit.vertices)):
+            code, side_mm = render_fit_code(self._model, vertices, fit, box)
+            full = crop.uncrop(code, box, width, height, fill=spec.BACKGROUND_CODE)
+            maps[name] = depthcode.decode(full, crop_side_mm=side_mm)
+        return maps
+
+    def method(self, name: str) -> DepthMethod:
+        return lambda sample: self._maps(sample)[name]
+
+
+def baseline_methods(names: tuple[str, ...] = BASELINES, sfm_dir: Path | None = None) -> dict[str, DepthMethod]:
+    fits = LandmarkFits(sfm_dir)
+    makers: dict[str, Callable[[], DepthMethod]] = {"flat": lambda: flat, "mean_face": lambda: fits.method("mean_face"),
+                                                   "landmark_fit": lambda: fits.method("landmark_fit")}
+    unknown = set(names) - set(makers)
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {', '.join(sorted(unknown))} (choose from {', '.join(makers)})")
+    return {name: makers[name]() for name in names}
+
+
+def fused(first: DepthMethod, second: DepthMethod) -> DepthMethod:
+    """The mean of two methods, the second aligned to the first (least-squares scale, shift and tilt on the
+    pixels both predict); where only one predicts, that one (aligned); the other alone when one gives nothing."""
+
+    def predict(sample: RealSample) -> np.ndarray | None:
+        a, b = first(sample), second(sample)
+        if a is None or b is None:
+            return a if b is None else b
+        return align_and_average(a, b)
+
+    return predict
+
+
+def align_and_average(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    both = np.isfinite(a) & np.isfinite(b)
+    if both.sum() < 3:
+        return a
+    rows, cols = np.mgrid[: a.shape[0], : a.shape[1]]
+    design = np.stack([b, np.ones_like(b), cols, rows], axis=-1).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(design[both], a[both].astype(np.float64), rcond=None)
+    aligned = design @ coef
+    if coef[0] <= 0:
+        return a
+    return np.where(both, (a + aligned) / 2, np.where(np.isfinite(a), a, aligned)).astype(np.float32)
+
+
+def parse_named_folder(text: str) -> tuple[str, Path]:
+    """'NAME=DIR' -> (NAME, DIR), for --teacher."""
+    name, sep, folder = text.partition("=")
+    if not sep or not name or not folder:
+        raise ValueError(f"expected NAME=DIR, got {text!r}")
+    return name, Path(folder)
+
+
+def methods_for(weights: Path | None, with_generator: bool = True, baselines: tuple[str, ...] = BASELINES,
+                teachers: list[tuple[str, Path]] = (), fusions: list[str] = (),
+                sfm_dir: Path | None = None) -> dict[str, DepthMethod]:
+    """The methods to score: the generator (as the app runs it), baselines, saved maps, and fusions 'A+B'
+    of any two of those."""
+    methods: dict[str, DepthMethod] = {}
+    if with_generator:
+        from facedepth.model.inference import load_app_estimator
+
+        methods["generator"] = app_generator(load_app_estimator(weights))
+    methods.update(baseline_methods(baselines, sfm_dir))
+    methods.update({name: saved_maps(folder) for name, folder in teachers})
+    for fusion in fusions:
+        parts = fusion.split("+")
+        if len(parts) != 2 or not all(p in methods for p in parts):
+            raise ValueError(f"--fuse {fusion!r}: expected A+B of the methods {', '.join(methods)}")
+        methods[fusion] = fused(methods[parts[0]], methods[parts[1]])
+    return methods
