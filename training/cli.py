@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from facedepth.training.facemodel import default_sfm_dir
+from facedepth.training.generate import PseudoGTConfig
 from facedepth.training.storage import default_utkface_dir
+from facedepth.training.teachers import TEACHERS
 
 DEFAULT_DATA = Path("data/gen")
 DEFAULT_RUN = Path("runs/main")
@@ -23,7 +25,12 @@ def _add_generate(sub) -> None:
     p.add_argument("--count", type=int, default=4000, help="synthetic samples to render (per --split)")
     p.add_argument("--split", choices=["train", "val"], default="train")
     p.add_argument("--limit", type=int, help="pseudo-gt: process at most this many photos")
-    p.add_argument("--texture-every", type=int, default=4, help="pseudo-gt: keep a donor texture every n photos")
+    p.add_argument("--texture-every", type=int, default=PseudoGTConfig.texture_every,
+                   help="pseudo-gt: keep a donor texture every n photos (default: %(default)s)")
+    p.add_argument("--teacher", choices=TEACHERS, default=PseudoGTConfig.teacher,
+                   help="pseudo-gt: whose depth the targets are (default: %(default)s; see training/teachers.py)")
+    p.add_argument("--teacher-maps", type=Path,
+                   help="pseudo-gt: folder of MediaPipe mesh depth maps (<stem>.npy) for --teacher mediapipe/fused")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
 
@@ -83,11 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _generate(args) -> int:
-    from facedepth.training.generate import PseudoGTConfig, SyntheticJob, generate_pseudo_gt, generate_synthetic
+    from facedepth.training.generate import SyntheticJob, generate_pseudo_gt, generate_synthetic
 
     if args.kind == "pseudo-gt":
-        generate_pseudo_gt(PseudoGTConfig(args.photos, args.out, args.sfm, args.limit, args.texture_every),
-                           workers=args.workers)
+        if args.teacher != "eos" and args.teacher_maps is None:
+            print(f"error: --teacher {args.teacher} needs --teacher-maps (made by "
+                  "facedepth.training.mediapipe_teacher)", file=sys.stderr)
+            return 2
+        generate_pseudo_gt(PseudoGTConfig(args.photos, args.out, args.sfm, args.limit, args.texture_every,
+                                          args.teacher, args.teacher_maps), workers=args.workers)
     else:
         generate_synthetic(SyntheticJob(args.out, args.photos, args.split, args.count, args.seed), args.sfm,
                            workers=args.workers)

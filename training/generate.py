@@ -25,6 +25,10 @@ class PseudoGTConfig:
     limit: int | None = None
     texture_every: int = 3
     """Extract a donor skin texture from every n-th accepted photo (extraction costs 0.25 s)."""
+    teacher: str = "eos"
+    """Whose depth the pseudo ground truth is (:mod:`facedepth.training.teachers`)."""
+    teacher_maps: Path | None = None
+    """The MediaPipe mesh depth maps of the photos (``<stem>.npy``), for the mesh-based teachers."""
 
 
 _state: dict = {}
@@ -39,25 +43,32 @@ def _init_pseudo(sfm_dir: Path | None) -> None:
     _state["detector"] = FaceDetector(min_score=MIN_SCORE)
 
 
-def _pseudo_task(args: tuple[int, Path, Path, int]) -> dict:
-    from facedepth.training.pseudo_gt import Rejected, make_pseudo_sample
+def _pseudo_task(args: tuple[int, Path, PseudoGTConfig]) -> dict:
+    import numpy as np
 
-    index, path, out_dir, texture_every = args
+    from facedepth.training.pseudo_gt import Rejected, make_pseudo_sample
+    from facedepth.training.teachers import teacher_map_path
+
+    index, path, cfg = args
     split = split_of(path.name)
     name = f"real_{path.name.split('.')[0]}"
+    mesh_path = teacher_map_path(cfg.teacher_maps, path) if cfg.teacher_maps else None
     try:
         rgb = storage.read_rgb(path)
+        mesh_map = np.load(mesh_path) if mesh_path is not None and mesh_path.is_file() else None
         sample = make_pseudo_sample(_state["model"], _state["detector"], rgb,
-                                    with_texture=index % texture_every == 0)
+                                    with_texture=index % cfg.texture_every == 0, teacher=cfg.teacher,
+                                    mesh_map=mesh_map)
     except Rejected as e:
         return {"rejected": str(e), "source": path.name}
     except OSError as e:
         return {"rejected": f"unreadable ({e})", "source": path.name}
-    storage.write_sample(out_dir / split, name, sample.photo, sample.code)
+    storage.write_sample(cfg.out_dir / split, name, sample.photo, sample.code)
     if sample.texture is not None:
-        storage.write_image(out_dir / "textures" / split / f"{name}.png", sample.texture)
+        storage.write_image(cfg.out_dir / "textures" / split / f"{name}.png", sample.texture)
     yaw, pitch, roll = (float(a) for a in sample.fit.yaw_pitch_roll)
-    return {"split": split, "name": name, "kind": "real", "source": path.name, "yaw": yaw, "pitch": pitch,
+    return {"split": split, "name": name, "kind": "real", "teacher": cfg.teacher, "source": path.name,
+            "yaw": yaw, "pitch": pitch,
             "roll": roll, "crop_side_mm": sample.crop_side_mm, "landmark_error": sample.fit.landmark_error,
             "detector_score": sample.face.score, "shape": sample.fit.shape_coeffs.tolist(),
             "expression": sample.fit.expression_coeffs.tolist(), "texture": sample.texture is not None}
@@ -89,7 +100,7 @@ def generate_pseudo_gt(cfg: PseudoGTConfig, workers: int = 2) -> Counter:
     if cfg.limit:
         photos = photos[: cfg.limit]
     done = {r["source"] for s in ("train", "val") for r in storage.read_index(cfg.out_dir / s) if r["kind"] == "real"}
-    jobs = [(i, p, cfg.out_dir, cfg.texture_every) for i, p in enumerate(photos) if p.name not in done]
+    jobs = [(i, p, cfg) for i, p in enumerate(photos) if p.name not in done]
     logger.info("pseudo ground truth: %d photos, %d already done", len(photos), len(photos) - len(jobs))
     outcomes = run_pool(_pseudo_task, jobs, len(jobs), workers, _init_pseudo, (cfg.sfm_dir,), cfg.out_dir,
                         "pseudo-GT")

@@ -17,6 +17,7 @@ from facedepth.model.crop import CropBox, box_from_landmarks, crop_image
 from facedepth.model.face import Face, FaceDetector
 from facedepth.training.facemodel import FaceModel, Fit
 from facedepth.training.render import depth_code_from_raster, raster_in_crop, to_crop_screen
+from facedepth.training.teachers import NoTeacherDepth, teacher_code
 
 MIN_SCORE = -0.5
 """The photos are known to hold one face: only the landmark fit check filters them."""
@@ -89,11 +90,17 @@ def extract_texture(model: FaceModel, fit: Fit, rgb: np.ndarray) -> np.ndarray:
     return np.where(seen[..., None] > 0, colour, fill).clip(0, 255).astype(np.uint8)
 
 
-def make_pseudo_sample(model: FaceModel, detector: FaceDetector, rgb: np.ndarray,
-                       with_texture: bool = False) -> PseudoSample:
+def make_pseudo_sample(model: FaceModel, detector: FaceDetector, rgb: np.ndarray, with_texture: bool = False,
+                       teacher: str = "eos", mesh_map: np.ndarray | None = None) -> PseudoSample:
+    """The crop and its pseudo ground truth by ``teacher`` (see :mod:`facedepth.training.teachers`);
+    ``mesh_map`` is the photo's MediaPipe mesh depth for the mesh-based teachers."""
     face, fit = detect_and_fit(model, detector, rgb)
     box = box_from_landmarks(face.landmarks)
     code, crop_side_mm = render_fit_code(model, fit.vertices, fit, box)
+    try:
+        code = teacher_code(teacher, code, crop_side_mm, mesh_map, box)
+    except NoTeacherDepth as exc:
+        raise Rejected(str(exc)) from None
     if depthcode_fraction(code) < 0.05:
         raise Rejected("empty depth")
     texture = extract_texture(model, fit, rgb) if with_texture else None

@@ -1,0 +1,80 @@
+"""Teachers for real photos: which depth the pseudo ground truth of a photo is.
+
+* ``eos`` (the base configuration): the dlib-68 + eos landmark fit (shape, expression, scaled-orthographic
+  pose), rendered in the crop;
+* ``mediapipe``: MediaPipe's 468-vertex face mesh, z-buffered over the photo by the data-making step
+  :mod:`facedepth.training.mediapipe_teacher` (an environment of its own) and read back from its folder;
+  the mesh has holes at the eyes and mouth, which the aligned eos fit fills (as it does beyond the mesh);
+* ``fused``: the two averaged, the eos fit aligned to the mesh (least-squares scale, shift and tilt on the
+  pixels both cover): the mesh gives the head pose, both give the shape; where one covers alone, that one.
+
+MediaPipe's depth unit is the photo's pixel with an unknown relief scale, so the mesh-based teachers are
+rescaled to the eos fit's relief (the fitted scale of the alignment): every target then shares the renders'
+millimetre relief. Compare teachers with ``facedepth-train evaluate --real-depth --teacher ...`` before
+training on one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facedepth.model import depthcode, imageops, spec
+from facedepth.model.crop import CropBox
+
+TEACHERS = ("eos", "mediapipe", "fused")
+MIN_SHARED_PIXELS = 500
+"""Fewer crop pixels covered by both the mesh and the fit than this: the mesh's scale cannot be trusted."""
+
+
+class NoTeacherDepth(Exception):
+    """The teacher gives no depth for this photo (e.g. MediaPipe found no face)."""
+
+
+def teacher_map_path(maps_dir: Path, photo: Path) -> Path:
+    """Where the data-making step saved a photo's map: ``<maps_dir>/<photo stem>.npy``."""
+    return Path(maps_dir) / f"{Path(photo).stem}.npy"
+
+
+def map_in_crop(depth_map: np.ndarray, box: CropBox, size: int = spec.IMAGE_SIZE) -> np.ndarray:
+    """A depth map on the photo's grid, resampled onto the crop (bilinear); NaN off the map."""
+    return imageops.warp_affine(depth_map.astype(np.float32), box.to_crop_matrix(size), size, size,
+                                border="constant", fill=np.nan)
+
+
+def _relative(code: np.ndarray, crop_side: float) -> np.ndarray:
+    """Depth code -> depth relative to the nearest point in the unit of ``crop_side``; NaN off the face."""
+    return np.where(depthcode.face_mask(code), (code - spec.NEAR_CODE) * crop_side / spec.GAIN, np.nan)
+
+
+def teacher_code(teacher: str, eos_code: np.ndarray, crop_side_mm: float, mesh_map: np.ndarray | None,
+                 box: CropBox) -> np.ndarray:
+    """The pseudo ground truth code on the crop for ``teacher`` (see the module docstring)."""
+    if teacher == "eos":
+        return eos_code
+    if teacher not in TEACHERS:
+        raise ValueError(f"unknown teacher {teacher!r} (choose from {', '.join(TEACHERS)})")
+    if mesh_map is None:
+        if teacher == "fused":
+            return eos_code
+        raise NoTeacherDepth("no mesh depth")
+    size = eos_code.shape[0]
+    mesh = map_in_crop(mesh_map, box, size)  # photo pixels
+    fit = _relative(eos_code, crop_side_mm) * (box.side / crop_side_mm)  # photo pixels
+    both = np.isfinite(mesh) & np.isfinite(fit)
+    if both.sum() < MIN_SHARED_PIXELS:
+        if teacher == "fused":
+            return eos_code
+        raise NoTeacherDepth("mesh and fit barely overlap")
+    rows, cols = np.mgrid[:size, :size] / size
+    design = np.stack([fit, np.ones_like(fit), cols, rows], axis=-1)
+    coef, *_ = np.linalg.lstsq(design[both], mesh[both], rcond=None)
+    if coef[0] <= 0:
+        raise NoTeacherDepth("mesh and fit disagree on the depth's direction")
+    aligned = design @ coef
+    average = (mesh + aligned) / 2 if teacher == "fused" else mesh
+    depth = np.where(both, average, np.where(np.isfinite(mesh), mesh, aligned))
+    depth = depth / coef[0]  # the fit's relief scale
+    mask = np.isfinite(depth)
+    return depthcode.encode(np.where(mask, depth, 0.0), mask, box.side)
