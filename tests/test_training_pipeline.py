@@ -125,3 +125,26 @@ def test_export_command_refuses_bad_requests(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert cli.main(["export", "--run-dir", str(tmp_path / "missing"), "--average", "3"]) == 1
     assert "fewer than the 3 to average" in capsys.readouterr().err
+
+
+def test_training_validates_on_real_depth_each_epoch_and_can_select_by_it(tmp_path):
+    from real_depth_set import set_with_the_sample_face
+
+    from facedepth.model.resources import sample_image
+    from facedepth.training.train import TrainConfig, train
+
+    _write_dataset(tmp_path / "data")
+    set_with_the_sample_face(tmp_path / "real", sample_image())
+    cfg = TrainConfig(DataConfig(tmp_path / "data", batch_size=2), tmp_path / "run", ngf=4, ndf=8, epochs=1,
+                      steps_per_epoch=1, val_limit=2, real_depth=tmp_path / "real", select_by="real_rmse")
+    state = train(cfg)
+    metrics = state.history[0]
+    assert {"real_rmse", "real_rmse_tilt", "real_failures"} <= set(metrics)
+    assert state.best_val == metrics["real_rmse"] and state.best_epoch == 1
+
+
+def test_selecting_by_real_depth_needs_a_real_depth_set(tmp_path):
+    from facedepth.training.train_config import TrainConfig
+
+    with pytest.raises(ValueError, match="needs a real-depth set"):
+        TrainConfig(DataConfig(tmp_path), tmp_path / "run", select_by="real_rmse")

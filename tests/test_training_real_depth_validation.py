@@ -1,28 +1,11 @@
 """Per-epoch real-depth validation: a generator function scored through the app's service, faces detected once."""
 
-import json
-
 import numpy as np
-from PIL import Image
+from real_depth_set import set_with_the_sample_face
 
 from facedepth.model import spec
 from facedepth.model.face import FaceDetector
 from facedepth.training.real_depth_validation import RealDepthValidator
-
-H, W = 149, 119
-
-
-def _set_with_the_sample_face(root, face_photo):
-    for sub in ("images", "depth", "mask"):
-        (root / sub).mkdir(parents=True)
-    photo = Image.open(face_photo).convert("RGB").resize((W * 3, H * 3))
-    photo.save(root / "images" / "s0.png")
-    left, top, right, bottom = FaceDetector().largest(np.asarray(photo)).box
-    rows, cols = np.mgrid[:H, :W]
-    r2 = ((rows - (top + bottom) / 6) / 40.0) ** 2 + ((cols - (left + right) / 6) / 32.0) ** 2
-    np.save(root / "depth" / "s0.npy", (800 + 40 * r2).astype(np.float32))
-    Image.fromarray(((r2 < 0.15) * 255).astype(np.uint8)).save(root / "mask" / "s0.png")
-    (root / "index.json").write_text(json.dumps({"samples": [{"stem": "s0", "subject": "p0"}]}))
 
 
 def _dome_generator(photos):
@@ -35,7 +18,7 @@ def _dome_generator(photos):
 
 
 def test_validator_scores_through_the_app_service_and_detects_each_photo_once(tmp_path, face_photo, monkeypatch):
-    _set_with_the_sample_face(tmp_path, face_photo)
+    set_with_the_sample_face(tmp_path, face_photo)
     calls = []
     detect = FaceDetector.detect
     monkeypatch.setattr(FaceDetector, "detect", lambda self, rgb: calls.append(1) or detect(self, rgb))

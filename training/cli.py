@@ -7,10 +7,12 @@ import logging
 import sys
 from pathlib import Path
 
+from facedepth.training.evaluate_real_depth import default_real_depth_dir
 from facedepth.training.facemodel import default_sfm_dir
 from facedepth.training.generate import PseudoGTConfig
 from facedepth.training.storage import default_utkface_dir
 from facedepth.training.teachers import TEACHERS
+from facedepth.training.train_config import SELECTION_METRICS, DataConfig, TrainConfig
 
 DEFAULT_DATA = Path("data/gen")
 DEFAULT_RUN = Path("runs/main")
@@ -51,6 +53,13 @@ def _add_train(sub) -> None:
                    help="discriminator learning rate relative to --lr (below 1 slows a discriminator that wins)")
     p.add_argument("--max-minutes", type=float, help="stop cleanly after this much wall time")
     p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--init-weights", type=Path, metavar="TFLITE",
+                   help="start the generator from an exported fp16 .tflite (fine-tuning) instead of random weights")
+    p.add_argument("--real-depth", type=Path, nargs="?", const=default_real_depth_dir(), metavar="DIR",
+                   help="score the generator on a real-depth set after every epoch (default set: %(const)s)")
+    p.add_argument("--real-depth-limit", type=int, help="score at most this many real-depth samples per epoch")
+    p.add_argument("--select-by", choices=SELECTION_METRICS, default=TrainConfig.select_by,
+                   help="validation figure that picks the best epoch and drives early stop (default: %(default)s)")
 
 
 def _at_least_two(text: str) -> int:
@@ -106,15 +115,20 @@ def _generate(args) -> int:
 
 
 def _train(args) -> int:
-    from facedepth.training.dataset import DataConfig
-    from facedepth.training.train import TrainConfig, train
+    from facedepth.training.train import train
 
-    cfg = TrainConfig(DataConfig(args.data, batch_size=args.batch_size, real_fraction=args.real_fraction),
-                      run_dir=args.run_dir, ngf=args.ngf, ndf=args.ndf, learning_rate=args.lr,
-                      d_lr_factor=args.d_lr_factor, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-                      max_minutes=args.max_minutes, patience=args.patience)
+    try:
+        cfg = TrainConfig(DataConfig(args.data, batch_size=args.batch_size, real_fraction=args.real_fraction),
+                          run_dir=args.run_dir, ngf=args.ngf, ndf=args.ndf, learning_rate=args.lr,
+                          d_lr_factor=args.d_lr_factor, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                          max_minutes=args.max_minutes, patience=args.patience, init_weights=args.init_weights,
+                          real_depth=args.real_depth, real_depth_limit=args.real_depth_limit,
+                          select_by=args.select_by)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     state = train(cfg, resume=args.resume)
-    logging.info("finished at epoch %d (best epoch %d, val face MAE %.4f)", state.epoch, state.best_epoch,
+    logging.info("finished at epoch %d (best epoch %d, %s %.4f)", state.epoch, state.best_epoch, cfg.select_by,
                  state.best_val)
     return 0
 

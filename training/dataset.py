@@ -8,25 +8,15 @@ together; colour, blur and JPEG noise touch the photo only.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
 
 from facedepth.model import spec
 from facedepth.training import storage
+from facedepth.training.train_config import DataConfig
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    data_dir: Path
-    batch_size: int = 4
-    real_fraction: float = 0.5
-    """Share of real-photo (pseudo ground truth or imported RGB-D) samples in each batch, in expectation."""
-    shuffle_buffer: int = 2000
-    seed: int = 0
 
 
 def list_samples(split_dir: Path, kind: str | None = None) -> list[str]:

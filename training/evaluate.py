@@ -35,8 +35,8 @@ from tqdm import tqdm
 from facedepth.model import depthcode, spec
 from facedepth.model.crop import CropBox
 from facedepth.training import storage
-from facedepth.training.evaluate_realdepth import default_real_depth_dir, evaluate_methods, load_real_depth_set
-from facedepth.training.evaluate_realdepth import format_table as format_real_depth_table
+from facedepth.training.evaluate_real_depth import default_real_depth_dir, evaluate_methods, load_real_depth_set
+from facedepth.training.evaluate_real_depth import format_table as format_real_depth_table
 from facedepth.training.real_depth_methods import BASELINES, methods_for, parse_named_folder
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from facedepth.model import crop, depthcode, spec
 from facedepth.model.face import FaceDetector
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import DepthEstimator
-from facedepth.training.evaluate_realdepth import DepthMethod, RealSample
+from facedepth.training.evaluate_real_depth import DepthMethod, RealSample
 
 logger = logging.getLogger(__name__)
 

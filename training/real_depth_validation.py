@@ -2,7 +2,7 @@
 
 Photos are loaded and faces detected once; each call runs the generator through the app's own service
 (training-scale zoom, mirror average, uncrop, decode) and scores the result with the set's protocol
-(:mod:`facedepth.training.evaluate_realdepth`). Validation only: nothing here feeds training data.
+(:mod:`facedepth.training.evaluate_real_depth`). Validation only: nothing here feeds training data.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from facedepth.model.face import Face, FaceDetector
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import as_the_app_runs_it
 from facedepth.model.service import DepthService, NoFaceError
-from facedepth.training.evaluate_realdepth import RealSample, evaluate_methods, load_real_depth_set
+from facedepth.training.evaluate_real_depth import RealSample, evaluate_methods, load_real_depth_set
 
 GeneratorCall = Callable[[np.ndarray], np.ndarray]
 """A generator as a function: (N, 256, 256, 3) photos in [-1, 1] -> (N, 256, 256, 1) codes."""

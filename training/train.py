@@ -14,37 +14,11 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from facedepth.model.architecture import build_discriminator, build_generator
-from facedepth.training.dataset import DataConfig, training_dataset, validation_dataset
+from facedepth.training.dataset import training_dataset, validation_dataset
 from facedepth.training.pix2pix import Pix2Pix
+from facedepth.training.train_config import TrainConfig
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    data: DataConfig
-    run_dir: Path
-    ngf: int = 32
-    ndf: int = 64
-    learning_rate: float = 2e-4
-    d_lr_factor: float = 1.0
-    """The discriminator's learning rate relative to the generator's. Below 1 it slows the discriminator when it
-    starts to win late in training (the pix2pix paper halves its objective for that; under Adam only the rate
-    has that effect)."""
-    beta_1: float = 0.5
-    lambda_l1: float = 100.0
-    epochs: int = 20
-    steps_per_epoch: int = 1000
-    max_minutes: float | None = None
-    """Stop (after saving) once this much wall time has passed in this invocation."""
-    patience: int = 5
-    """Early stop after this many epochs without a better validation face error."""
-    val_limit: int = 400
-    keep_checkpoints: int = 3
-
-    @property
-    def d_learning_rate(self) -> float:
-        return self.learning_rate * self.d_lr_factor
 
 
 @dataclass
@@ -74,7 +48,14 @@ def save_state(run_dir: Path, state: TrainState) -> None:
 
 
 def build_model(cfg: TrainConfig) -> Pix2Pix:
-    model = Pix2Pix(build_generator(cfg.ngf), build_discriminator(cfg.ndf), lambda_l1=cfg.lambda_l1)
+    if cfg.init_weights is not None:
+        from facedepth.training.warm_start import generator_from_tflite
+
+        generator = generator_from_tflite(cfg.init_weights, cfg.ngf)
+        logger.info("generator starts from %s (batch-norms frozen)", cfg.init_weights)
+    else:
+        generator = build_generator(cfg.ngf)
+    model = Pix2Pix(generator, build_discriminator(cfg.ndf), lambda_l1=cfg.lambda_l1)
     model.compile(g_optimizer=keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1),
                   d_optimizer=keras.optimizers.Adam(cfg.d_learning_rate, beta_1=cfg.beta_1))
     return model
@@ -118,6 +99,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
                     float(model.d_optimizer.learning_rate))
     train_ds, counts = training_dataset(cfg.data)
     val_ds = validation_dataset(cfg.data.data_dir, limit=cfg.val_limit)
+    real_validator = None
+    if cfg.real_depth is not None:
+        from facedepth.training.real_depth_validation import RealDepthValidator, keras_generator_call
+
+        real_validator = RealDepthValidator(cfg.real_depth, cfg.real_depth_limit)
     logger.info("training on %s samples, ngf=%d, batch %d", counts, cfg.ngf, cfg.data.batch_size)
     train_step = tf.function(model.train_step, reduce_retracing=True)
     test_step = tf.function(model.test_step, reduce_retracing=True)
@@ -144,19 +130,24 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainState:
         state.epoch += 1
         metrics = {k: v / cfg.steps_per_epoch for k, v in sums.items()}
         metrics.update(validate(model, val_ds, test_step))
+        if real_validator is not None:
+            real = real_validator(keras_generator_call(model.generator))
+            metrics.update(real_rmse=real["median_rmse_mm"], real_rmse_tilt=real["median_rmse_tilt_mm"],
+                           real_failures=real["failures"])
         metrics["img_per_s"] = cfg.steps_per_epoch * cfg.data.batch_size / epoch_seconds
         metrics["epoch"] = state.epoch
         state.history.append(metrics)
         with writer.as_default(step=state.step):
-            for k in ("val_l1", "val_face_mae", "val_mask_iou", "img_per_s"):
-                tf.summary.scalar(f"val/{k}", metrics[k])
+            for k in ("val_l1", "val_face_mae", "val_mask_iou", "img_per_s", "real_rmse", "real_rmse_tilt"):
+                if k in metrics:
+                    tf.summary.scalar(f"val/{k}", metrics[k])
             pred = model.generator(preview[0], training=False)
             panel = tf.concat([(preview[0] + 1) / 2, tf.tile((preview[1] + 1) / 2, [1, 1, 1, 3]),
                                tf.tile((pred + 1) / 2, [1, 1, 1, 3])], axis=2)
             tf.summary.image("val/photo_target_prediction", panel, max_outputs=4)
         logger.info("epoch %d: %s", state.epoch, {k: round(v, 5) for k, v in metrics.items()})
-        if metrics["val_face_mae"] < state.best_val:
-            state.best_val, state.best_epoch, state.epochs_since_best = metrics["val_face_mae"], state.epoch, 0
+        if metrics[cfg.select_by] < state.best_val:
+            state.best_val, state.best_epoch, state.epochs_since_best = metrics[cfg.select_by], state.epoch, 0
             best_manager.save(checkpoint_number=state.epoch)
         else:
             state.epochs_since_best += 1

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facedepth.training.evaluate_realdepth import (
+from facedepth.training.evaluate_real_depth import (
     BLOCK,
     RealSample,
     evaluate_methods,
