@@ -194,3 +194,14 @@ def test_align_and_average_undoes_scale_shift_and_tilt_of_the_second():
     other[:5] = np.nan
     fused = align_and_average(gt, other.astype(np.float32))
     assert np.allclose(fused, gt, atol=1e-2)
+
+
+def test_model_card_carries_the_real_depth_table(tmp_path):
+    from facedepth.training.model_card import _real_depth_section
+
+    _write_set(tmp_path)
+    report = evaluate_methods(load_real_depth_set(tmp_path), {"oracle": lambda s: _upsampled(s.depth_mm)})
+    section = _real_depth_section(report)
+    assert "## Real-depth evaluation" in section and "2 samples" in section
+    assert "| oracle | 0.00 | 0.00 | 0.00 | 0.00 | 0 | 100.0% |" in section
+    assert _real_depth_section(None) == ""

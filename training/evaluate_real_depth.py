@@ -213,3 +213,19 @@ def format_table(report: dict) -> str:
         lines.append(f"{name:<22} {s['median_rmse_mm']:>7.2f} {s['mean_rmse_mm']:>7.2f} {per_pose} "
                      f"{s['median_rmse_tilt_mm']:>13.2f} {s['failures']:>8d} {s['mean_coverage']:>8.1%}")
     return "\n".join(lines)
+
+
+def markdown_table(report: dict) -> str:
+    """The summary as a Markdown table (for the model card): median RMSE over all and per pose, mean,
+    tilt-forgiven median, failures, coverage."""
+    poses = [p for p in POSES if any(p in s["poses"] for s in report["methods"].values())]
+    counts = {p: next(s["poses"][p]["samples"] for s in report["methods"].values() if p in s["poses"]) for p in poses}
+    head = ["method", "median RMSE", "mean RMSE", *(f"{p} ({counts[p]})" for p in poses), "tilt forgiven",
+            "failures", "coverage"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, s in report["methods"].items():
+        cells = [name, f"{s['median_rmse_mm']:.2f}", f"{s['mean_rmse_mm']:.2f}",
+                 *(f"{s['poses'][p]['median_rmse_mm']:.2f}" if p in s["poses"] else "-" for p in poses),
+                 f"{s['median_rmse_tilt_mm']:.2f}", str(s["failures"]), f"{s['mean_coverage']:.1%}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from facedepth.training import storage
+from facedepth.training.evaluate_real_depth import markdown_table
 
 
 def data_counts(data_dir: Path) -> dict[str, Counter]:
@@ -33,9 +34,24 @@ def _eval_table(report: dict) -> str:
     return "\n".join(rows)
 
 
+def _real_depth_section(report: dict | None) -> str:
+    if report is None:
+        return ""
+    return f"""
+## Real-depth evaluation (`facedepth-train evaluate --real-depth`)
+Real faces with measured depth ({report["samples"]} samples; validation only, never trained on), scored
+with the maintainers' protocol: median RMSE in mm after a per-face scale + shift, over all samples (failures
+score the best constant) and per head pose; "tilt forgiven" also fits a plane.
+
+{markdown_table(report)}
+"""
+
+
 def write_card(
-    out: Path, weights: Path, sha256: str, run_dir: Path, data_dir: Path, eval_report: dict, notes: str = ""
+    out: Path, weights: Path, sha256: str, run_dir: Path, data_dir: Path, eval_report: dict, notes: str = "",
+    real_depth_report: dict | None = None,
 ) -> None:
+    """``real_depth_report``: what :func:`facedepth.training.evaluate_real_depth.evaluate_methods` gives."""
     state = json.loads((Path(run_dir) / "state.json").read_text())
     config = json.loads((Path(run_dir) / "config.json").read_text())
     counts = data_counts(data_dir)
@@ -72,7 +88,7 @@ Real-photo share per batch: {config["data"]["real_fraction"]}.
   the file name (10 %).
 * Synthetic: Surrey Face Model with random identity/expression, yaw up to ±65°, pitch ±25°, roll ±15°,
   perspective camera 350-1500 mm, ambient + directional + specular coloured light, skin textures extracted
-  from facedepth.training photos (held-out renders use textures and backgrounds of held-out photos only).
+  from training photos (held-out renders use textures and backgrounds of held-out photos only).
 
 ## Training
 {state["epoch"]} epochs x {config["steps_per_epoch"]} steps ({state["step"]} steps, {images_seen}
@@ -88,7 +104,7 @@ averaged with the mirrored photo's prediction.
 near zero by construction: compare the generator with the posed mean face there.
 
 {_eval_table(eval_report)}
-
+{_real_depth_section(real_depth_report)}
 {notes}
 
 ## Licence
