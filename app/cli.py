@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from facedepth.model.files import probe_writable
+from facedepth.model.reporting import configure_logging, one_line, verbosity_level
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WEIGHTS, EXIT_OUTPUT = 0, 1, 2, 3, 4
 MESH_MODES = ("poisson", "grid", "none")
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage and the problem (status 2) or the help (0)
         return int(exc.code or 0)
-    _configure_logging(args.verbose)
+    configure_logging(verbosity_level(args.verbose))
     try:
         return _predict(args) if args.command == "predict" else _info(args)
     except UsageError as exc:
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         hint = "" if args.verbose else " (run with -v for details)"
-        _error(f"unexpected {type(exc).__name__}: {_one_line(exc)}{hint}")
+        _error(f"unexpected {type(exc).__name__}: {one_line(exc)}{hint}")
         if args.verbose:
             traceback.print_exc()
         return EXIT_FAILED
@@ -196,9 +197,7 @@ def _prepare_output_dir(out_dir: Path) -> Path:
     except OSError as exc:
         raise UsageError(f"cannot create output folder {out_dir}: {exc.strerror or exc}", EXIT_OUTPUT) from exc
     try:
-        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".facedepth-probe-")
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(out_dir)
     except OSError as exc:
         raise UsageError(f"cannot write to output folder {out_dir}: {exc.strerror or exc}", EXIT_OUTPUT) from exc
     return out_dir
@@ -226,15 +225,10 @@ def _expected(exc: Exception) -> bool:
 def _reason(exc: Exception, verbose: int) -> str:
     if not _expected(exc):
         hint = "" if verbose else " (run with -v for details)"
-        return f"unexpected {type(exc).__name__}: {_one_line(exc)}{hint}"
+        return f"unexpected {type(exc).__name__}: {one_line(exc)}{hint}"
     if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, FileExistsError):
         return f"cannot write {exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return _one_line(exc)
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return " ".join(lines) if lines else type(exc).__name__
+    return one_line(exc)
 
 
 def _resolved(path: Path) -> Path:
@@ -246,16 +240,6 @@ def _resolved(path: Path) -> Path:
 
 def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
-
-
-def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 if __name__ == "__main__":

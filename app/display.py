@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from facedepth.app.meshbuffers import SceneBuffers
+from facedepth.model.depthcode import valid_depth
+from facedepth.model.files import atomic_write
 from facedepth.model.imageops import resize_area
 
 if TYPE_CHECKING:
@@ -83,7 +85,7 @@ def depth_picture(depth_mm: np.ndarray, region: tuple[float, float, float, float
 
 def depth_range(depth_mm: np.ndarray) -> tuple[float, float]:
     """(nearest, farthest) valid depth in mm; (nan, nan) when there is none."""
-    valid = depth_mm[np.isfinite(depth_mm) & (depth_mm > 0)]
+    valid = depth_mm[valid_depth(depth_mm)]
     if valid.size == 0:
         return float("nan"), float("nan")
     return float(valid.min()), float(valid.max())
@@ -119,6 +121,4 @@ def result_view(result: PipelineResult) -> ResultView:
 
 def write_png(pixels: np.ndarray, path: Path, overwrite: bool = False) -> Path:
     """Atomically writes an RGB array as PNG (refuses to replace an existing file unless ``overwrite``)."""
-    from facedepth.reconstruction.export import atomic_write
-
     return atomic_write(Path(path), lambda temp: Image.fromarray(pixels).save(temp, format="PNG"), overwrite)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from facedepth.model.reporting import configure_logging
+
 logger = logging.getLogger(__name__)
 
 PREPARING_FRACTION = 0.96
@@ -56,7 +58,7 @@ def portable(exc: BaseException) -> BaseException:
 
 def serve(conn, cancel, weights: Path | None, log_level: int = logging.WARNING) -> None:
     """The engine process's main loop (the ``target`` of the Process)."""
-    logging.basicConfig(level=log_level, format="%(levelname)s: %(name)s: %(message)s")
+    configure_logging(log_level)
     from facedepth.app.display import photo_with_face_box, result_view, write_png
     from facedepth.app.pipeline import STAGE_FRACTIONS, Pipeline, output_paths, save_outputs
     from facedepth.model.imageio import load_photo

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from facedepth.app.gui_settings import GuiSettings
 from facedepth.app.viewer import MeshView
 from facedepth.app.worker import STAGE_LABELS, EngineStopped, Job, JobCallbacks, ProcessingWorker, SaveCallbacks
 from facedepth.model import resources
+from facedepth.model.files import probe_writable
 from facedepth.model.imageio import ImageLoadError
 from facedepth.model.inference import WeightsError
 from facedepth.model.service import NoFaceError
@@ -35,7 +35,6 @@ from facedepth.model.service import NoFaceError
 logger = logging.getLogger(__name__)
 
 KV_FILE = Path(__file__).with_name("facedepth.kv")
-ICON_FILE = "icons/facedepth.png"
 BACKGROUND = (0.086, 0.094, 0.110, 1)
 MESH_FORMATS = ("ply", "obj", "stl", "glb")
 DEPTH_FORMATS = ("png16", "color", "npy")
@@ -134,7 +133,7 @@ class FaceDepthApp(App):
         Window.title = self.title
         Window.clearcolor = BACKGROUND  # cheaper than a full-window rectangle with software OpenGL
         set_minimum_size(dp(MIN_WINDOW[0]), dp(MIN_WINDOW[1]))
-        icon = resources.assets_dir() / ICON_FILE
+        icon = resources.icon_path()
         if icon.is_file():
             self.icon = str(icon)
         Window.bind(on_drop_file=self._on_drop_file, on_keyboard=self._on_keyboard)
@@ -401,9 +400,7 @@ def folder_problem(folder: Path) -> str | None:
     if not folder.is_dir():
         return f"{folder} is not a folder."
     try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".facedepth-probe-")
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(folder)
     except OSError as exc:
         return f"Cannot write to the folder {folder}: {exc.strerror or exc}."
     return None

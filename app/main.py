@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from facedepth.model.reporting import configure_logging, verbosity_level
+
 WINDOW_SIZE = (1360, 820)
 
 
@@ -30,7 +32,7 @@ def configure_kivy() -> None:
     Config.set("input", "mouse", "mouse,disable_multitouch")  # right-drag pans instead of adding touch dots
     Config.set("graphics", "width", str(WINDOW_SIZE[0]))
     Config.set("graphics", "height", str(WINDOW_SIZE[1]))
-    icon = resources.assets_dir() / "icons" / "facedepth.png"
+    icon = resources.icon_path()
     if icon.is_file():
         Config.set("kivy", "window_icon", str(icon))
 
@@ -51,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the processing engine is a spawned process (also in frozen builds)
     args = build_parser().parse_args(argv)
-    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s: %(name)s: %(message)s")
+    level = verbosity_level(args.verbose)
+    configure_logging(level)
     for handler in logging.getLogger().handlers:  # Kivy's start-up chatter only with -v (its level is its own)
         handler.addFilter(lambda record: record.levelno >= level or not record.name.startswith("kivy"))
     configure_kivy()

@@ -23,6 +23,8 @@ from typing import TextIO
 
 import numpy as np
 
+from facedepth.model.reporting import configure_logging, one_line
+
 FORBIDDEN_MODULES = ("kivy", "tensorflow", "keras", "facedepth.training")
 """Packages that must never be loaded by the app's processing path (TensorFlow + Kivy's GL crash)."""
 
@@ -46,7 +48,7 @@ class Report:
         try:
             detail = run()
         except Exception as exc:  # any failure is reported as one line, never as a traceback
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = one_line(exc)
             if not isinstance(exc, CheckFailed):
                 reason = f"{type(exc).__name__}: {reason}"
             self.failed.append(name)
@@ -199,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
+    configure_logging(logging.WARNING)
     return run_self_test(args.weights)
 
 

@@ -30,6 +30,12 @@ def trim_prediction(code: np.ndarray, edge_px: int = spec.PREDICTION_EDGE_PX) ->
     return np.where(kept, code, np.float32(spec.BACKGROUND_CODE)).astype(np.float32)
 
 
+def valid_depth(depth_mm: np.ndarray) -> np.ndarray:
+    """Boolean mask of usable depth pixels (mm): finite and in front of the camera."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(depth_mm) & (depth_mm > 0)
+
+
 def decode(code: np.ndarray, crop_side_mm: float = spec.NOMINAL_CROP_SIDE_MM,
            nearest_mm: float = spec.NOMINAL_NEAR_MM) -> np.ndarray:
     """Codes -> distance from the camera in mm; NaN where the code says background."""

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from facedepth.model.reporting import one_line
+
 logger = logging.getLogger(__name__)
 
 MAX_PIXELS = 89_478_485
@@ -63,7 +65,7 @@ def load_photo(path: Path) -> np.ndarray:
         except MemoryError as exc:
             raise ImageLoadError("not enough memory to decode the image") from exc
         except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error, ...
-            raise ImageLoadError(f"corrupt or truncated image data ({_one_line(exc)})") from exc
+            raise ImageLoadError(f"corrupt or truncated image data ({one_line(exc)})") from exc
     _check_size(rgb.shape[1], rgb.shape[0])
     return rgb
 
@@ -122,7 +124,3 @@ def _stretch_to_rgb(values: np.ndarray) -> np.ndarray:
     out = np.round(scaled).clip(0, 255).astype(np.uint8)
     return np.repeat(out[..., None], 3, axis=2)
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

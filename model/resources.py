@@ -13,6 +13,8 @@ from pathlib import Path
 WEIGHTS_ENV = "FACEDEPTH_WEIGHTS"
 GENERATOR_FILE = "generator.tflite"
 MODEL_CARD_FILE = "MODEL_CARD.md"
+ICON_FILE = Path("assets") / "icons" / "facedepth.png"
+"""The app's icon, relative to :func:`project_root` (drawn by ``assets/icons/make_icon.py``)."""
 
 
 def project_root() -> Path:
@@ -35,6 +37,10 @@ def default_weights() -> Path:
     """The generator to load: $FACEDEPTH_WEIGHTS if set, else weights/generator.tflite."""
     env = os.environ.get(WEIGHTS_ENV)
     return Path(env) if env else weights_dir() / GENERATOR_FILE
+
+
+def icon_path() -> Path:
+    return project_root() / ICON_FILE
 
 
 def sample_image() -> Path:

@@ -58,11 +58,6 @@ def camera_for_box(box: crop.CropBox, width: int, height: int) -> tuple[float, f
     return f, f, (width - 1) / 2, (height - 1) / 2
 
 
-def to_network_input(crop_rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB crop -> float32 in [-1, 1] (the pix2pix input scaling)."""
-    return crop_rgb.astype(np.float32) / 127.5 - 1.0
-
-
 class DepthService:
     """Face detection + depth generator; reuse one instance for many photos (models load once)."""
 
@@ -96,7 +91,7 @@ class DepthService:
 
         report("estimating depth")
         start = time.perf_counter()
-        photo = to_network_input(crop.crop_image(rgb, box))
+        photo = spec.to_network_input(crop.crop_image(rgb, box))
         timings["crop"] = time.perf_counter() - start
 
         start = time.perf_counter()

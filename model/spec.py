@@ -22,9 +22,20 @@ pixels (see :func:`facedepth.model.service.camera_for_box`).
 
 from __future__ import annotations
 
+import numpy as np
+
 IMAGE_SIZE = 256
 INPUT_CHANNELS = 3
 OUTPUT_CHANNELS = 1
+
+INPUT_SCALE = 127.5
+"""The generator's input is ``uint8 / INPUT_SCALE - 1``: RGB in [-1, 1] (the pix2pix scaling)."""
+
+
+def to_network_input(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB (any leading shape) -> float32 in [-1, 1], as the generator takes it."""
+    return rgb.astype(np.float32) / INPUT_SCALE - 1.0
+
 
 CROP_SCALE = 2.0
 """Crop side = CROP_SCALE x the larger side of the box around iBUG landmarks 18-68 (brows to lips)."""

@@ -36,6 +36,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from facedepth.app import xvfb as xvfb_server
+from facedepth.model import resources
+from facedepth.model.files import atomic_write
+
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "FaceDepth"
 PACKAGE = "facedepth"
@@ -47,8 +51,8 @@ DEB_DEPENDS = ("libc6 (>= 2.35), libgl1, libegl1, libx11-6, libxcb1, libxext6, l
                "libgl1-mesa-dri")
 """System libraries the bundle loads but PyInstaller leaves out (GL/EGL/X11 belong to the system; SDL2
 opens the X11 extension libraries at run time); libc 2.35 because the Open3D wheel is manylinux_2_35."""
-ICON = ROOT / "assets" / "icons" / "facedepth.png"
-SCREEN = "1400x900x24"
+ICON = ROOT / resources.ICON_FILE
+SCREEN = xvfb_server.SCREEN
 
 
 class BuildError(RuntimeError):
@@ -154,27 +158,19 @@ def self_test(bundle: Path) -> float:
 # ---------------------------------------------------------------------------------------------- window
 @contextmanager
 def xvfb(fbdir: Path | None = None) -> Iterator[str]:
-    """A private Xvfb server with a black root window, for the duration; yields its display string.
+    """A private Xvfb server (:mod:`facedepth.app.xvfb`) for the duration; yields its display string.
 
-    With ``fbdir``, Xvfb keeps its screen in ``fbdir/Xvfb_screen0`` (an XWD image), which lets the
-    start-up measurement see the first frame the app puts on screen.
+    With ``fbdir``, Xvfb keeps its screen in ``fbdir/Xvfb_screen0``, which lets the start-up measurement
+    see the first frame the app puts on screen.
     """
-    if shutil.which("Xvfb") is None:
-        raise BuildError("Xvfb is needed to measure start-up or take a screenshot (apt-get install xvfb)")
-    read_end, write_end = os.pipe()
-    command = ["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp", "-br"]
-    server = subprocess.Popen([*command, *(["-fbdir", str(fbdir)] if fbdir else [])], pass_fds=(write_end,),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_end)
     try:
-        with os.fdopen(read_end) as pipe:
-            number = pipe.readline().strip()
-        if not number:
-            raise BuildError("Xvfb did not start")
-        yield f":{number}"
+        server, display = xvfb_server.start(SCREEN, fbdir)
+    except xvfb_server.XvfbUnavailable as exc:
+        raise BuildError(f"Xvfb is needed to measure start-up or take a screenshot: {exc}") from exc
+    try:
+        yield display
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        xvfb_server.stop(server)
 
 
 def screen_drawn(framebuffer: Path) -> bool:
@@ -251,11 +247,12 @@ def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 def pack_archive(bundle: Path, dist: Path, version: str) -> Path:
     target = dist / f"{NAME}-{version}-{platform_tag()}.tar.gz"
-    temp = target.with_name(target.name + ".part")
-    with tarfile.open(temp, "w:gz", compresslevel=6) as archive:
-        archive.add(bundle, arcname=f"{NAME}-{version}", filter=_as_root)
-    os.replace(temp, target)
-    return target
+
+    def write(temp: Path) -> None:
+        with tarfile.open(temp, "w:gz", compresslevel=6) as archive:
+            archive.add(bundle, arcname=f"{NAME}-{version}", filter=_as_root)
+
+    return atomic_write(target, write, overwrite=True)
 
 
 def _copy_tree(source: Path, target: Path) -> None:
@@ -335,14 +332,14 @@ def pack_deb(bundle: Path, dist: Path, version: str) -> Path:
         for folder in [stage, *stage.rglob("*")]:
             if folder.is_dir() and not folder.is_symlink():
                 folder.chmod(0o755)
-        part = target.with_name(target.name + ".part")
-        proc = subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", str(stage), str(part)],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            part.unlink(missing_ok=True)
-            raise BuildError(f"dpkg-deb failed: {proc.stderr.strip()}")
-        os.replace(part, target)
-    return target
+
+        def write(temp: Path) -> None:
+            proc = subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", str(stage),
+                                   str(temp)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise BuildError(f"dpkg-deb failed: {proc.stderr.strip()}")
+
+        return atomic_write(target, write, overwrite=True)
 
 
 def write_icon(target: Path) -> None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
+
+from facedepth.model.files import atomic_write_bytes
 
 MANTISSA_DIGITS = 24
 """std::numeric_limits<float>::digits: dlib's float mantissa before its zero bytes are dropped."""
@@ -132,11 +133,7 @@ def compact_copy(source: Path, target: Path, mantissa_bits: int = 8) -> Path:
     """``target``: the compact copy of ``source``, written (atomically) unless an up-to-date one is there."""
     if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.tmp")
-    temp.write_bytes(recode(source.read_bytes(), mantissa_bits))
-    os.replace(temp, target)
-    return target
+    return atomic_write_bytes(target, recode(source.read_bytes(), mantissa_bits))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,5 +2,6 @@
 
 Modules: :mod:`.camera` (pinhole model, internal and export frames), :mod:`.settings` (MeshSettings, all
 defaults), :mod:`.pointcloud`, :mod:`.surface` (meshing and the staged ``reconstruct``), :mod:`.export`.
-Imports no sibling package.
+Imports no sibling package but two dependency-free modules of :mod:`facedepth.model`: the depth convention
+(:mod:`~facedepth.model.depthcode`) and the atomic file writer (:mod:`~facedepth.model.files`).
 """

@@ -1,17 +1,12 @@
 """Writing meshes, wire frames, point clouds and depth maps, always atomically.
 
 Geometry is written in the export frame of :mod:`facedepth.reconstruction.camera` (x right, y up, z towards the
-viewer, millimetres). Each file is first written to a hidden temporary name in the target folder
-(keeping the real suffix, which Open3D and Pillow use to pick the format) and then moved over the
-target with ``os.replace``, so a target is either untouched or complete.
+viewer, millimetres). Each file goes through :func:`facedepth.model.files.atomic_write`, so a target is
+either untouched or complete.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +14,10 @@ import open3d as o3d
 import trimesh
 from PIL import Image
 
+from facedepth.model.depthcode import valid_depth
+from facedepth.model.files import OutputExistsError, atomic_write
 from facedepth.reconstruction.camera import EXPORT_ROTATION
 from facedepth.reconstruction.colormap import turbo
-
-log = logging.getLogger(__name__)
 
 MESH_FORMATS = ("ply", "obj", "stl", "glb")
 DEPTH_FORMATS = ("png16", "npy", "color")
@@ -31,35 +26,7 @@ PNG16_STEPS_PER_MM = 10.0
 """png16 stores depth in 0.1 mm steps, 0 = no depth, so at most 6553.5 mm."""
 
 
-class OutputExistsError(FileExistsError):
-    """The target exists and the caller did not ask to overwrite it."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"{path} already exists; pass --overwrite to replace it")
-        self.path = path
-
-
-def atomic_write(path: Path, writer: Callable[[Path], None], overwrite: bool = False) -> Path:
-    """Call ``writer(temp)`` with a temporary file beside ``path``, then move it onto ``path``.
-
-    Raises OutputExistsError if ``path`` exists and ``overwrite`` is False; on any failure the
-    temporary file is removed and ``path`` is left as it was.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"output folder {path.parent} does not exist")
-    temp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-    try:
-        writer(temp)
-        if not temp.is_file():
-            raise OSError(f"could not write {path}")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    log.info("wrote %s", path)
-    return path
+__all__ = ["OutputExistsError", "atomic_write", "colorize_depth", "save_depth", "save_mesh", "save_wireframe"]
 
 
 def _check(ok: bool, path: Path) -> None:
@@ -163,7 +130,7 @@ def save_point_cloud(pcd: o3d.geometry.PointCloud, path: Path, overwrite: bool =
 
 def colorize_depth(depth_mm: np.ndarray) -> np.ndarray:
     """(H, W) depth -> (H, W, 3) uint8 RGB: nearest red through yellow/green to farthest blue, black = none."""
-    valid = np.isfinite(depth_mm) & (depth_mm > 0)
+    valid = valid_depth(depth_mm)
     out = np.zeros((*depth_mm.shape, 3), dtype=np.uint8)
     if not valid.any():
         return out
@@ -184,7 +151,7 @@ def save_depth(depth_mm: np.ndarray, path: Path, kind: str, overwrite: bool = Fa
     depth = np.asarray(depth_mm, dtype=np.float32)
     if depth.ndim != 2:
         raise ValueError(f"depth must be a 2-D array (H, W), got shape {depth.shape}")
-    valid = np.isfinite(depth) & (depth > 0)
+    valid = valid_depth(depth)
 
     if kind == "npy":
         clean = np.where(valid, depth, np.float32(np.nan)).astype(np.float32)

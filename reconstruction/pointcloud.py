@@ -5,14 +5,9 @@ from __future__ import annotations
 import numpy as np
 import open3d as o3d
 
+from facedepth.model.depthcode import valid_depth
 from facedepth.reconstruction.camera import PinholeCamera
 from facedepth.reconstruction.settings import MeshSettings
-
-
-def valid_depth(depth_mm: np.ndarray) -> np.ndarray:
-    """Boolean mask of usable pixels: finite and in front of the camera."""
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(depth_mm) & (depth_mm > 0)
 
 
 def check_inputs(depth_mm: np.ndarray, rgb: np.ndarray, camera: PinholeCamera, stride: int) -> None:

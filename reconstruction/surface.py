@@ -18,14 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import open3d as o3d
 
+from facedepth.model.depthcode import valid_depth
 from facedepth.reconstruction.camera import PinholeCamera
-from facedepth.reconstruction.pointcloud import (
-    check_inputs,
-    depth_to_point_cloud,
-    estimate_normals,
-    remove_outliers,
-    valid_depth,
-)
+from facedepth.reconstruction.pointcloud import check_inputs, depth_to_point_cloud, estimate_normals, remove_outliers
 from facedepth.reconstruction.settings import MeshSettings
 
 log = logging.getLogger(__name__)

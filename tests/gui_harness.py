@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SCREEN = "1400x900x24"
+from facedepth.app import xvfb
 
 
 def start_xvfb() -> subprocess.Popen | None:
@@ -25,16 +25,7 @@ def start_xvfb() -> subprocess.Popen | None:
         return None
     if shutil.which("Xvfb") is None:
         pytest.skip("GUI tests need a display or Xvfb (apt-get install xvfb)")
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", SCREEN, "-nolisten", "tcp"],
-                              pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        server.kill()
-        raise RuntimeError("Xvfb did not start")
-    os.environ["DISPLAY"] = f":{number}"
+    server, os.environ["DISPLAY"] = xvfb.start()
     return server
 
 
@@ -164,5 +155,4 @@ def shut_down(harness: Harness, server: subprocess.Popen | None) -> None:
     harness.app.stop()
     stopTouchApp()
     if server is not None:
-        server.terminate()
-        server.wait(timeout=10)
+        xvfb.stop(server)

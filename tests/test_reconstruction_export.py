@@ -16,7 +16,6 @@ from facedepth.reconstruction.export import (
     DEPTH_FORMATS,
     MESH_FORMATS,
     OutputExistsError,
-    atomic_write,
     colorize_depth,
     save_depth,
     save_mesh,
@@ -165,20 +164,6 @@ def test_existing_mesh_file_is_kept_unless_overwrite(tmp_path, mesh, name):
     assert target.read_bytes() == b"precious"
     save_mesh(mesh, target, overwrite=True)
     assert len(trimesh.load(target, force="mesh").faces) == len(mesh.triangles)
-
-
-def test_a_failing_writer_leaves_neither_temp_file_nor_damage(tmp_path):
-    target = tmp_path / "out.ply"
-    target.write_bytes(b"old")
-
-    def broken(temp: Path) -> None:
-        temp.write_bytes(b"half a file")
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError, match="disk full"):
-        atomic_write(target, broken, overwrite=True)
-    assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.ply"]
 
 
 def test_an_open3d_writer_reporting_failure_raises_and_cleans_up(tmp_path, mesh, monkeypatch):

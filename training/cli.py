@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from facedepth.model.reporting import configure_logging
 from facedepth.training.evaluate_real_depth import default_real_depth_dir
 from facedepth.training.facemodel import default_sfm_dir
 from facedepth.training.generate import PseudoGTConfig
@@ -154,8 +155,7 @@ def _export(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO, timestamps=True)
     handlers = {"generate": _generate, "train": _train, "export": _export}
     try:
         return handlers[args.command](args) if args.command in handlers else args.func(args)

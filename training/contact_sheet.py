@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     for rec in picks:
         photo, _ = storage.read_sample(split_dir, rec["name"])
         photos.append(photo)
-        codes.append(depthcode.trim_prediction(estimator(photo.astype(np.float32)[None] / 127.5 - 1.0)[0, ..., 0]))
+        codes.append(depthcode.trim_prediction(estimator(spec.to_network_input(photo[None]))[0, ..., 0]))
     storage.write_image(args.out, make_sheet(photos, codes), quality=90)
     print(args.out)
     return 0

@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from facedepth.model import depthcode, spec
 from facedepth.model.crop import CropBox
+from facedepth.model.files import atomic_write_bytes
 from facedepth.training import storage
 from facedepth.training.evaluate_real_depth import default_real_depth_dir, evaluate_methods, load_real_depth_set
 from facedepth.training.evaluate_real_depth import format_table as format_real_depth_table
@@ -157,7 +158,7 @@ def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("sy
                 cache[rec["name"]] = _baseline_errors(split_dir, rec, photo, true_code, baselines)
             found = {m: None if e is None else SampleError(**e) for m, e in cache[rec["name"]].items()}
             side = rec["crop_side_mm"]
-            x = photo.astype(np.float32)[None] / 127.5 - 1.0
+            x = spec.to_network_input(photo[None])
             for name, est in generators.items():
                 pred = depthcode.trim_prediction(est(x)[0, ..., 0])
                 found[name] = scale_shift_error(relative_mm(pred, side), relative_mm(true_code, side),
@@ -171,7 +172,7 @@ def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("sy
         report[kind] = {"samples": len(records),
                         "methods": {m: summarise(errs) for m, errs in errors.items() if errs},
                         "per_sample": per_sample}
-    storage.atomic_write_bytes(cache_path, json.dumps(cache).encode())
+    atomic_write_bytes(cache_path, json.dumps(cache).encode())
     return report
 
 
@@ -250,5 +251,5 @@ def _run(args) -> int:
     report = evaluate(args.data, args.weights, limit=args.limit, baselines_only=args.baselines_only)
     print(format_table(report))
     if args.json:
-        storage.atomic_write_bytes(args.json, json.dumps(report, indent=1).encode())
+        atomic_write_bytes(args.json, json.dumps(report, indent=1).encode())
     return 0

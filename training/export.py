@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facedepth.training.storage import atomic_write_bytes
+from facedepth.model.files import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ import platform
 from collections import Counter
 from pathlib import Path
 
+from facedepth.model.files import atomic_write_bytes
 from facedepth.training import storage
 from facedepth.training.evaluate_real_depth import markdown_table
 
@@ -111,4 +112,4 @@ near zero by construction: compare the generator with the posed mean face there.
 Trained from the Surrey Face Model (free for non-commercial use only) and UTKFace (non-commercial research
 only): these weights are for **non-commercial use only**.
 """
-    storage.atomic_write_bytes(Path(out), text.encode())
+    atomic_write_bytes(Path(out), text.encode())
