@@ -16,9 +16,10 @@ from pathlib import Path
 
 from facedepth.model.files import probe_writable
 from facedepth.model.reporting import configure_logging, one_line, verbosity_level
+from facedepth.reconstruction import settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WEIGHTS, EXIT_OUTPUT = 0, 1, 2, 3, 4
-MESH_MODES = ("poisson", "grid", "none")
+MESH_MODES = (*settings.MESH_MODES, "none")
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +51,14 @@ def _poisson_depth(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 4 <= value <= 12:
-        raise argparse.ArgumentTypeError(f"must be between 4 and 12, got {value}")
+    low, high = settings.POISSON_DEPTH_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
     return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from facedepth.reconstruction.export import DEPTH_FORMATS, MESH_FORMATS
-    from facedepth.reconstruction.surface import MeshSettings
+    from facedepth.reconstruction.settings import DEPTH_FORMATS, MESH_FORMATS, MeshSettings
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--weights", type=Path, metavar="PATH",
@@ -83,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="poisson: smooth closed-up surface (default); grid: fast heightfield; "
                               "none: depth files only")
     predict.add_argument("--poisson-depth", type=_poisson_depth, default=MeshSettings.poisson_depth, metavar="N",
-                         help="octree depth of the Poisson solver, 4-12 (default %(default)s; higher = finer, slower)")
+                         help="octree depth of the Poisson solver, {}-{} (default %(default)s; higher = finer, "
+                              "slower)".format(*settings.POISSON_DEPTH_RANGE))
     predict.add_argument("--no-detect", action="store_true",
                          help="skip face detection and treat the whole image as the face crop")
     predict.add_argument("--no-wireframe", action="store_true", help="do not write <stem>_wireframe.ply")

@@ -31,14 +31,14 @@ from facedepth.model.files import probe_writable
 from facedepth.model.imageio import ImageLoadError
 from facedepth.model.inference import WeightsError
 from facedepth.model.service import NoFaceError
+from facedepth.reconstruction.settings import DEPTH_FORMATS, MESH_FORMATS
 
 logger = logging.getLogger(__name__)
 
 KV_FILE = Path(__file__).with_name("facedepth.kv")
 BACKGROUND = (0.086, 0.094, 0.110, 1)
-MESH_FORMATS = ("ply", "obj", "stl", "glb")
-DEPTH_FORMATS = ("png16", "color", "npy")
-"""The formats offered by the save dialog (those of reconstruction.export, which the engine writes)."""
+SAVE_DEFAULTS = {"mesh_formats": ["ply", "glb"], "depth_formats": ["png16", "color"]}
+"""The formats ticked when the save dialog opens (it offers all of reconstruction.settings')."""
 MIN_WINDOW = (960, 600)
 """Smallest window size in density-independent pixels."""
 
@@ -293,7 +293,7 @@ class FaceDepthApp(App):
             return None
         has_mesh = self.result.scene is not None
         dialog = SaveDialog(folder=self._last_folder, stem=self.current.stem if self.current else "face",
-                            mesh_formats=["ply", "glb"], depth_formats=["png16", "color"], has_mesh=has_mesh,
+                            **SAVE_DEFAULTS, has_mesh=has_mesh,
                             save_action=self.save)
         dialog.bind(on_dismiss=self._dialog_closed)
         self.dialog = dialog

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 SECTION = "processing"
 POISSON_DEPTH_RANGE = (5, 10)
+"""The window's Poisson depth slider (facedepth.kv): the useful part of MeshSettings' range, 4-12."""
 TRIM_RANGE = (0.0, 0.3)
-"""Trimming strength = quantile of lowest-density Poisson vertices removed."""
+"""The trimming slider: the quantile of lowest-density Poisson vertices removed."""
 
 
 @dataclass(frozen=True)

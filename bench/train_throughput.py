@@ -23,6 +23,7 @@ import tensorflow as tf
 from facedepth.model.architecture import build_discriminator, build_generator
 from facedepth.model.losses import discriminator_loss, generator_loss
 from facedepth.training.dataset import DataConfig, list_samples, load_pair, random_jitter, training_dataset
+from facedepth.training.storage import DEFAULT_DATA_DIR
 from facedepth.training.train import TrainConfig, build_model
 
 
@@ -69,7 +70,7 @@ def _rate(ds, step, batch: int, steps: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=Path("data/gen"))
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--ngf", type=int, default=32)
     p.add_argument("--ndf", type=int, default=32)

@@ -18,15 +18,15 @@ from facedepth.model.depthcode import valid_depth
 from facedepth.model.files import OutputExistsError, atomic_write
 from facedepth.reconstruction.camera import EXPORT_ROTATION
 from facedepth.reconstruction.colormap import turbo
+from facedepth.reconstruction.settings import DEPTH_FORMATS, MESH_FORMATS
 
-MESH_FORMATS = ("ply", "obj", "stl", "glb")
-DEPTH_FORMATS = ("png16", "npy", "color")
 DEPTH_SUFFIX = {"png16": ".png", "npy": ".npy", "color": ".png"}
 PNG16_STEPS_PER_MM = 10.0
 """png16 stores depth in 0.1 mm steps, 0 = no depth, so at most 6553.5 mm."""
 
 
-__all__ = ["OutputExistsError", "atomic_write", "colorize_depth", "save_depth", "save_mesh", "save_wireframe"]
+__all__ = ["DEPTH_FORMATS", "MESH_FORMATS", "OutputExistsError", "atomic_write", "colorize_depth", "save_depth",
+           "save_mesh", "save_wireframe"]
 
 
 def _check(ok: bool, path: Path) -> None:

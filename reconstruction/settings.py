@@ -1,10 +1,17 @@
-"""The reconstruction's settings and their defaults, in one place."""
+"""The reconstruction's settings, their defaults and their ranges, in one place (no Open3D import here, so
+the window's process can read them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 MESH_MODES = ("poisson", "grid")
+POISSON_DEPTH_RANGE = (4, 12)
+"""Octree depths :class:`MeshSettings` accepts (inclusive)."""
+MESH_FORMATS = ("ply", "obj", "stl", "glb")
+"""Mesh files :mod:`facedepth.reconstruction.export` writes (the suffix picks the format)."""
+DEPTH_FORMATS = ("png16", "npy", "color")
+"""Depth files :mod:`facedepth.reconstruction.export` writes: 16-bit PNG, float32 .npy, colour map."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,9 @@ class MeshSettings:
     def __post_init__(self) -> None:
         if self.mode not in MESH_MODES:
             raise ValueError(f"mesh mode must be one of {', '.join(MESH_MODES)}, got {self.mode!r}")
-        if not 4 <= self.poisson_depth <= 12:
-            raise ValueError(f"Poisson depth must be between 4 and 12, got {self.poisson_depth}")
+        low, high = POISSON_DEPTH_RANGE
+        if not low <= self.poisson_depth <= high:
+            raise ValueError(f"Poisson depth must be between {low} and {high}, got {self.poisson_depth}")
         if not 0.0 <= self.trim_quantile < 1.0:
             raise ValueError(f"trim quantile must be in [0, 1), got {self.trim_quantile}")
         if self.stride < 1:

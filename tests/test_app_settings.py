@@ -59,3 +59,11 @@ def test_pipeline_settings_follow_the_gui_and_the_one_off_detect_override():
     assert pipeline.detect is True
     assert (pipeline.mesh.mode, pipeline.mesh.poisson_depth, pipeline.mesh.trim_quantile) == ("grid", 6, 0.1)
     assert settings.pipeline_settings(detect=False).detect is False
+
+
+def test_the_window_offers_only_depths_the_reconstruction_accepts():
+    from facedepth.reconstruction.settings import POISSON_DEPTH_RANGE
+
+    low, high = gui_settings.POISSON_DEPTH_RANGE
+    assert POISSON_DEPTH_RANGE[0] <= low < high <= POISSON_DEPTH_RANGE[1]
+    assert GuiSettings().pipeline_settings().mesh.poisson_depth in range(low, high + 1)

@@ -124,6 +124,8 @@ def test_export_command_refuses_bad_requests(tmp_path, capsys):
         cli.main(["export", "--run-dir", str(tmp_path), "--average", "1"])
     assert exit_info.value.code == 2
     assert cli.main(["export", "--run-dir", str(tmp_path / "missing"), "--average", "3"]) == 1
+    assert "config.json not found" in capsys.readouterr().err  # --ngf comes from the run's configuration
+    assert cli.main(["export", "--run-dir", str(tmp_path / "missing"), "--average", "3", "--ngf", "4"]) == 1
     assert "fewer than the 3 to average" in capsys.readouterr().err
 
 
@@ -148,3 +150,10 @@ def test_selecting_by_real_depth_needs_a_real_depth_set(tmp_path):
 
     with pytest.raises(ValueError, match="needs a real-depth set"):
         TrainConfig(DataConfig(tmp_path), tmp_path / "run", select_by="real_rmse")
+
+
+def test_export_takes_the_generator_width_from_the_run(tmp_path):
+    from facedepth.training import cli
+
+    (tmp_path / "config.json").write_text('{"ngf": 48, "ndf": 32}')
+    assert cli.run_config(tmp_path)["ngf"] == 48

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
 
 from facedepth.model.reporting import configure_logging
+from facedepth.training import storage
 from facedepth.training.evaluate_real_depth import default_real_depth_dir
 from facedepth.training.facemodel import default_sfm_dir
 from facedepth.training.generate import PseudoGTConfig
@@ -15,7 +17,7 @@ from facedepth.training.storage import default_utkface_dir
 from facedepth.training.teachers import TEACHERS
 from facedepth.training.train_config import SELECTION_METRICS, DataConfig, TrainConfig
 
-DEFAULT_DATA = Path("data/gen")
+DEFAULT_DATA = storage.DEFAULT_DATA_DIR
 DEFAULT_RUN = Path("runs/main")
 
 
@@ -74,7 +76,7 @@ def _add_export(sub) -> None:
     p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="validation photos used to check the export")
     p.add_argument("--out", type=Path, default=Path("weights/generator.tflite"))
-    p.add_argument("--ngf", type=int, default=32)
+    p.add_argument("--ngf", type=int, help="generator width (default: the run's, from its config.json)")
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights (default fp16, half the size)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--latest", action="store_true", help="export the latest checkpoint instead of the best")
@@ -82,6 +84,14 @@ def _add_export(sub) -> None:
                        help="export the mean weights of the last N (>= 2) kept checkpoints instead of the best")
     p.add_argument("--tolerance", type=float, default=1e-2,
                    help="largest accepted |Keras - LiteRT| in code units (1e-2 = 0.8 mm at a 230 mm crop)")
+
+
+def run_config(run_dir: Path) -> dict:
+    """The training configuration a run saved in ``<run>/config.json``."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: not a training run folder (or pass --ngf)")
+    return json.loads(path.read_text())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,10 +151,11 @@ def _export(args) -> int:
     from facedepth.training.export import export_tflite, max_abs_difference
     from facedepth.training.train import load_averaged_generator, load_best_generator
 
+    ngf = args.ngf or run_config(args.run_dir)["ngf"]
     if args.average:
-        generator = load_averaged_generator(args.run_dir, args.ngf, args.average)
+        generator = load_averaged_generator(args.run_dir, ngf, args.average)
     else:
-        generator = load_best_generator(args.run_dir, args.ngf, latest=args.latest)
+        generator = load_best_generator(args.run_dir, ngf, latest=args.latest)
     digest = export_tflite(generator, args.out, fp16=not args.fp32)
     photos = np.concatenate([b[0].numpy() for b in validation_dataset(args.data, batch_size=4).take(2)])
     diff = max_abs_difference(generator, args.out, photos)

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from facedepth.model.inference import load_app_estimator
 
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data", type=Path, default=Path("data/gen"))
+    p.add_argument("--data", type=Path, default=storage.DEFAULT_DATA_DIR)
     p.add_argument("--weights", type=Path)
     p.add_argument("--count", type=int, default=12)
     p.add_argument("--out", type=Path, default=Path("docs/contact_sheet.jpg"))

@@ -220,7 +220,7 @@ def format_table(report: dict) -> str:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="held-out errors of the generator and landmark baselines")
-    p.add_argument("--data", type=Path, default=Path("data/gen"))
+    p.add_argument("--data", type=Path, default=storage.DEFAULT_DATA_DIR)
     p.add_argument("--weights", type=Path, help="generator .tflite (default: the bundled one)")
     p.add_argument("--limit", type=int, help="at most this many samples per kind")
     p.add_argument("--json", type=Path, help="write the full report here")

@@ -19,6 +19,8 @@ from facedepth.model import depthcode
 from facedepth.model.files import atomic_write_bytes
 
 UTKFACE_ENV = "FACEDEPTH_UTKFACE_DIR"
+DEFAULT_DATA_DIR = Path("data/gen")
+"""Where ``facedepth-train`` writes and reads the generated data set unless told otherwise."""
 
 
 def default_utkface_dir() -> Path:
