@@ -22,14 +22,15 @@ from kivy.uix.boxlayout import BoxLayout
 from facedepth.app import gui_settings
 from facedepth.app.dialogs import MessageDialog, OpenDialog, SaveDialog
 from facedepth.app.display import ResultView, write_png
-from facedepth.app.engine import SaveRequest
 from facedepth.app.gui_settings import GuiSettings
+from facedepth.app.messages import SaveRequest
 from facedepth.app.viewer import MeshView
-from facedepth.app.worker import STAGE_LABELS, EngineStopped, Job, JobCallbacks, ProcessingWorker, SaveCallbacks
+from facedepth.app.worker import EngineStopped, Job, JobCallbacks, ProcessingWorker, SaveCallbacks
 from facedepth.model import resources
 from facedepth.model.files import probe_writable
 from facedepth.model.imageio import ImageLoadError
 from facedepth.model.inference import WeightsError
+from facedepth.model.progress import Stage
 from facedepth.model.service import NoFaceError
 from facedepth.reconstruction.settings import DEPTH_FORMATS, MESH_FORMATS
 
@@ -191,7 +192,7 @@ class FaceDepthApp(App):
         root.has_result = False
         self.result = None
         root.busy = self.busy = True
-        root.progress, root.stage_text, root.status_text = 0.0, STAGE_LABELS["loading"], ""
+        root.progress, root.stage_text, root.status_text = 0.0, Stage.LOADING.label, ""
         callbacks = JobCallbacks(on_progress=self._on_progress, on_photo=self._on_photo, on_done=self._on_done,
                                  on_error=self._on_error, on_cancelled=self._on_cancelled,
                                  on_finished=self._on_finished)
@@ -210,8 +211,8 @@ class FaceDepthApp(App):
             self.worker.job.cancel()
             self.root.stage_text = "Cancelling..."
 
-    def _on_progress(self, stage: str, fraction: float) -> None:
-        self.root.stage_text = STAGE_LABELS.get(stage, stage.capitalize())
+    def _on_progress(self, stage: Stage, fraction: float) -> None:
+        self.root.stage_text = stage.label
         self.root.progress = fraction
 
     def _on_photo(self, photo: np.ndarray) -> None:

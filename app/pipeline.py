@@ -19,26 +19,13 @@ import numpy as np
 from facedepth.model import spec
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import load_app_estimator
+from facedepth.model.progress import Progress, Stage
 from facedepth.model.service import DepthPrediction, DepthService
 from facedepth.reconstruction import export
 from facedepth.reconstruction.camera import PinholeCamera
-from facedepth.reconstruction.surface import Cancelled, MeshSettings, Reconstruction, reconstruct
+from facedepth.reconstruction.surface import MeshSettings, Reconstruction, reconstruct
 
 logger = logging.getLogger(__name__)
-
-STAGE_FRACTIONS = {
-    "loading": 0.0,
-    "detecting face": 0.05,
-    "estimating depth": 0.2,
-    "point cloud": 0.3,
-    "normals": 0.4,
-    "poisson surface": 0.5,
-    "grid mesh": 0.5,
-    "trimming": 0.85,
-    "wireframe": 0.93,
-    "done": 1.0,
-}
-"""Progress fraction reported when each stage starts (rough shares of a typical Poisson run)."""
 
 DEPTH_FILE_SUFFIX = {"png16": "_depth.png", "npy": "_depth.npy", "color": "_depth_color.png"}
 WIREFRAME_SUFFIX = "_wireframe.ply"
@@ -87,25 +74,21 @@ class Pipeline:
         self,
         source: Path | np.ndarray,
         settings: PipelineSettings | None = None,
-        progress: Callable[[str, float], None] | None = None,
+        progress: Callable[[Stage, float], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> PipelineResult:
-        """One photo (a file or an RGB uint8 array) through depth estimation and, if asked, meshing.
+        """One photo (a file or an RGB uint8 array) through depth estimation and, if asked, meshing;
+        ``progress(stage, fraction)`` hears each :class:`~facedepth.model.progress.Stage` as it starts.
 
         Raises ImageLoadError, NoFaceError, WeightsError, ValueError("too few face points ...") and
-        reconstruction.surface.Cancelled when ``cancelled()`` turns True between stages.
+        model.progress.Cancelled when ``cancelled()`` turns True between stages.
         """
         settings = settings or PipelineSettings()
         started = time.perf_counter()
         timings: dict[str, float] = {}
+        stage = Progress(progress, cancelled)
 
-        def stage(name: str) -> None:
-            if cancelled is not None and cancelled():
-                raise Cancelled(f"cancelled before {name}")
-            if progress is not None:
-                progress(name, STAGE_FRACTIONS.get(name, 0.0))
-
-        stage("loading")
+        stage(Stage.LOADING)
         if self._service is None:
             start = time.perf_counter()
             self.service  # noqa: B018 - loads the generator, timed separately from the photo
@@ -121,10 +104,10 @@ class Pipeline:
         if settings.mesh is not None:
             mesh_settings = scaled_to_face(settings.mesh, prediction.box.side)
             recon = reconstruct(prediction.depth_mm, prediction.image, camera_of(prediction), mesh_settings,
-                                progress=stage, cancelled=cancelled)
+                                progress=stage)
             timings.update(recon.timings)
         if progress is not None:
-            progress("done", STAGE_FRACTIONS["done"])
+            progress(Stage.DONE, Stage.DONE.fraction)
         timings["total"] = time.perf_counter() - started
         return PipelineResult(prediction=prediction, reconstruction=recon, timings=timings)
 

@@ -22,24 +22,12 @@ import numpy as np
 from kivy.clock import Clock
 
 from facedepth.app import engine
+from facedepth.app import messages as msg
 from facedepth.app.display import ResultView
 from facedepth.app.gui_settings import GuiSettings
+from facedepth.model.progress import Stage
 
 logger = logging.getLogger(__name__)
-
-STAGE_LABELS = {
-    "loading": "Loading",
-    "detecting face": "Detecting face",
-    "estimating depth": "Estimating depth",
-    "point cloud": "Building point cloud",
-    "normals": "Estimating normals",
-    "poisson surface": "Poisson surface",
-    "grid mesh": "Grid mesh",
-    "trimming": "Trimming",
-    "wireframe": "Wire frame",
-    "preparing view": "Preparing 3D view",
-    "done": "Done",
-}
 
 
 class EngineStopped(RuntimeError):
@@ -50,7 +38,7 @@ class EngineStopped(RuntimeError):
 class JobCallbacks:
     """Called on the main thread. ``on_photo`` gets the loaded photo before the depth is estimated."""
 
-    on_progress: Callable[[str, float], None]
+    on_progress: Callable[[Stage, float], None]
     on_photo: Callable[[np.ndarray], None]
     on_done: Callable[[ResultView], None]
     on_error: Callable[[BaseException], None]
@@ -102,11 +90,17 @@ class ProcessingWorker:
     def busy(self) -> bool:
         return self.job is not None and not self.job.finished
 
+    @property
+    def engine_pid(self) -> int | None:
+        """The engine process's id while it runs (None before the first request or after it ended)."""
+        process = self._process
+        return process.pid if process is not None and process.is_alive() else None
+
     # ------------------------------------------------------------------ requests
     def preload(self, on_error: Callable[[BaseException], None]) -> None:
         """Starts the engine and loads the generator and face detector (errors go to ``on_error``)."""
         self._on_load_error = on_error
-        self._send(("preload",))
+        self._send(msg.Preload())
 
     def start(self, source: Path, settings: GuiSettings, callbacks: JobCallbacks, detect: bool | None = None) -> Job:
         if self.busy:
@@ -117,13 +111,13 @@ class ProcessingWorker:
                   detect=settings.detect_face if detect is None else detect, callbacks=callbacks,
                   _cancel_event=self._cancel)
         self.job = job
-        self._send(("process", job.id, str(job.source), settings, job.detect))
+        self._send(msg.Process(job.id, job.source, settings, job.detect))
         return job
 
-    def save(self, request: engine.SaveRequest, callbacks: SaveCallbacks) -> None:
+    def save(self, request: msg.SaveRequest, callbacks: SaveCallbacks) -> None:
         request_id = next(self._ids)
         self._saves[request_id] = callbacks
-        self._send(("save", request_id, request))
+        self._send(msg.Save(request_id, request))
 
     def shutdown(self) -> None:
         """Asks the engine to exit (it also exits when the window's process ends)."""
@@ -131,7 +125,7 @@ class ProcessingWorker:
             self.job.cancel()
         if self._process is not None and self._process.is_alive():
             with contextlib.suppress(OSError):
-                self._conn.send(("stop",))
+                self._conn.send(msg.Stop())
             self._process.join(timeout=5)
             if self._process.is_alive():
                 self._process.terminate()
@@ -152,7 +146,7 @@ class ProcessingWorker:
             threading.Thread(target=self._listen, args=(self._conn, self._process), name="facedepth-listener",
                              daemon=True).start()
 
-    def _send(self, message: tuple) -> None:
+    def _send(self, message: msg.Preload | msg.Process | msg.Save) -> None:
         self._ensure_engine()
         self._conn.send(message)
 
@@ -167,39 +161,46 @@ class ProcessingWorker:
         process.join(timeout=1)
         Clock.schedule_once(lambda _dt: self._engine_gone(process), 0)
 
-    def _dispatch(self, message: tuple) -> None:
-        kind = message[0]
-        if kind == "loaded":
+    def _dispatch(self, message: msg.Loaded | msg.LoadFailed | msg.JobReply | msg.SaveReply) -> None:
+        if isinstance(message, msg.Loaded):
             return
-        if kind == "load_error":
+        if isinstance(message, msg.LoadFailed):
             if self._on_load_error is not None:
-                self._on_load_error(message[1])
+                self._on_load_error(message.error)
             return
-        if kind in ("saved", "save_exists", "save_error"):
-            callbacks = self._saves.pop(message[1], None)
-            if callbacks is not None:
-                {"saved": callbacks.on_saved, "save_exists": callbacks.on_exists,
-                 "save_error": callbacks.on_error}[kind](message[2])
+        if isinstance(message, msg.SaveReply):
+            self._dispatch_save(message)
             return
         job = self.job
-        if job is None or message[1] != job.id:
+        if job is None or message.job != job.id:
             return
         cb = job.callbacks
-        if kind == "finished":
+        if isinstance(message, msg.Finished):
             job.finished = True
             cb.on_finished(job)
-        elif kind == "cancelled":
+        elif isinstance(message, msg.JobCancelled):
             cb.on_cancelled()
         elif job.cancelled:
             return  # a cancelled job's late results are dropped
-        elif kind == "progress":
-            cb.on_progress(message[2], message[3])
-        elif kind == "photo":
-            cb.on_photo(message[2])
-        elif kind == "done":
-            cb.on_done(message[2])
-        elif kind == "error":
-            cb.on_error(message[2])
+        elif isinstance(message, msg.StageStarted):
+            cb.on_progress(message.stage, message.fraction)
+        elif isinstance(message, msg.PhotoLoaded):
+            cb.on_photo(message.photo)
+        elif isinstance(message, msg.Done):
+            cb.on_done(message.view)
+        elif isinstance(message, msg.Failed):
+            cb.on_error(message.error)
+
+    def _dispatch_save(self, message: msg.SaveReply) -> None:
+        callbacks = self._saves.pop(message.request, None)
+        if callbacks is None:
+            return
+        if isinstance(message, msg.Saved):
+            callbacks.on_saved(message.paths)
+        elif isinstance(message, msg.SaveExists):
+            callbacks.on_exists(message.paths)
+        else:
+            callbacks.on_error(message.error)
 
     def _engine_gone(self, process) -> None:
         if process is not self._process:

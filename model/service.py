@@ -28,6 +28,7 @@ import numpy as np
 from facedepth.model import crop, depthcode, spec
 from facedepth.model.face import Face, FaceDetector
 from facedepth.model.inference import DepthEstimator
+from facedepth.model.progress import Stage
 
 
 class NoFaceError(ValueError):
@@ -66,10 +67,11 @@ class DepthService:
         self.detector = detector if detector is not None else FaceDetector()
 
     def predict(self, rgb: np.ndarray, detect: bool = True,
-                progress: Callable[[str], None] | None = None) -> DepthPrediction:
+                progress: Callable[[Stage], None] | None = None) -> DepthPrediction:
         """Depth of the largest face in ``rgb`` (H, W, 3 uint8), or of the whole image when ``detect`` is off.
 
-        ``progress`` (optional) is called with "detecting face" and "estimating depth" as they start.
+        ``progress`` (optional, e.g. a :class:`~facedepth.model.progress.Progress`) is called with
+        Stage.DETECTING_FACE and Stage.ESTIMATING_DEPTH as they start.
         """
         report = progress or (lambda _stage: None)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
@@ -80,7 +82,7 @@ class DepthService:
         start = time.perf_counter()
         face = None
         if detect:
-            report("detecting face")
+            report(Stage.DETECTING_FACE)
             face = self.detector.largest(rgb)
             if face is None:
                 raise NoFaceError("no face found in the image; use --no-detect to process the whole image")
@@ -89,7 +91,7 @@ class DepthService:
             box = crop.whole_image_box(width, height)
         timings["detect"] = time.perf_counter() - start
 
-        report("estimating depth")
+        report(Stage.ESTIMATING_DEPTH)
         start = time.perf_counter()
         photo = spec.to_network_input(crop.crop_image(rgb, box))
         timings["crop"] = time.perf_counter() - start

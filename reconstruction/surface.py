@@ -10,15 +10,13 @@ largest connected piece is kept.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import open3d as o3d
 
 from facedepth.model.depthcode import valid_depth
+from facedepth.model.progress import Progress, Stage
 from facedepth.reconstruction.camera import PinholeCamera
 from facedepth.reconstruction.pointcloud import check_inputs, depth_to_point_cloud, estimate_normals, remove_outliers
 from facedepth.reconstruction.settings import MeshSettings
@@ -30,10 +28,6 @@ MIN_FACE_POINTS = 100
 
 WIREFRAME_COLOR = (0.1, 0.55, 0.95)
 """Line colour for meshes without vertex colours."""
-
-
-class Cancelled(Exception):
-    """The caller's ``cancelled()`` turned True; nothing was produced."""
 
 
 @dataclass
@@ -137,24 +131,6 @@ def clean_mesh(mesh: o3d.geometry.TriangleMesh) -> o3d.geometry.TriangleMesh:
     return mesh
 
 
-def poisson_mesh(
-    pcd: o3d.geometry.PointCloud,
-    depth: int = MeshSettings.poisson_depth,
-    trim_quantile: float = MeshSettings.trim_quantile,
-    mask_points: o3d.geometry.PointCloud | None = None,
-    n_threads: int = MeshSettings.n_threads,
-) -> o3d.geometry.TriangleMesh:
-    """Poisson surface of ``pcd`` (normals estimated if missing), trimmed to the face and coloured.
-
-    ``mask_points`` is the cloud that defines the face region and the colours (for example the full
-    cloud when ``pcd`` was subsampled for speed); by default ``pcd`` itself.
-    """
-    if not pcd.has_normals():
-        estimate_normals(pcd)
-    mesh, densities = poisson_surface(pcd, depth, n_threads)
-    return trim_poisson(mesh, densities, trim_quantile, mask_points if mask_points is not None else pcd, depth)
-
-
 def color_from_photo(mesh: o3d.geometry.TriangleMesh, rgb: np.ndarray, camera: PinholeCamera) -> None:
     """Colour each vertex (in place) with the photo pixel it projects to, at full image resolution."""
     u, v = camera.project(np.asarray(mesh.vertices))
@@ -228,47 +204,38 @@ def reconstruct(
     rgb: np.ndarray,
     camera: PinholeCamera,
     settings: MeshSettings | None = None,
-    progress: Callable[[str], None] | None = None,
-    cancelled: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
 ) -> Reconstruction:
-    """Depth map + photo -> point cloud, mesh and wire frame, reporting each stage by name.
+    """Depth map + photo -> point cloud, mesh and wire frame, reporting each stage to ``progress`` (which
+    raises Cancelled between stages once the job is cancelled).
 
-    Stages: "point cloud", "normals", "poisson surface", "trimming", "wireframe" in Poisson mode;
-    "point cloud", "grid mesh", "trimming", "wireframe" in grid mode (a heightfield needs no normals).
+    Stages: POINT_CLOUD, NORMALS, POISSON_SURFACE, TRIMMING, WIREFRAME in Poisson mode; POINT_CLOUD,
+    GRID_MESH, TRIMMING, WIREFRAME in grid mode (a heightfield needs no normals).
     """
     settings = settings or MeshSettings()
     timings: dict[str, float] = {}
+    stage = progress or Progress()
 
-    @contextmanager
-    def stage(name: str) -> Iterator[None]:
-        if cancelled is not None and cancelled():
-            raise Cancelled(f"reconstruction cancelled before {name}")
-        if progress is not None:
-            progress(name)
-        start = time.perf_counter()
-        yield
-        timings[name] = time.perf_counter() - start
-        log.debug("%s: %.3f s", name, timings[name])
-
-    with stage("point cloud"):
+    with stage.timed(Stage.POINT_CLOUD, timings):
         pcd = depth_to_point_cloud(depth_mm, rgb, camera, settings.stride)
         if len(pcd.points) >= MIN_FACE_POINTS:
             pcd = remove_outliers(pcd, settings.outlier_neighbors, settings.outlier_std)
         if len(pcd.points) < MIN_FACE_POINTS:
             raise ValueError(f"too few face points: {len(pcd.points)} usable depth samples, need {MIN_FACE_POINTS}")
     if settings.mode == "poisson":
-        with stage("normals"):
+        with stage.timed(Stage.NORMALS, timings):
             estimate_normals(pcd, settings.normal_radius_mm)
-        with stage("poisson surface"):
+        with stage.timed(Stage.POISSON_SURFACE, timings):
             mesh, densities = poisson_surface(pcd, settings.poisson_depth, settings.n_threads)
-        with stage("trimming"):
+        with stage.timed(Stage.TRIMMING, timings):
             mesh = trim_poisson(mesh, densities, settings.trim_quantile, pcd, settings.poisson_depth)
             color_from_photo(mesh, rgb, camera)  # the cloud may be strided; the photo is not
     else:
-        with stage("grid mesh"):
+        with stage.timed(Stage.GRID_MESH, timings):
             mesh = grid_mesh(depth_mm, rgb, camera, settings.stride, settings.grid_max_slope)
-        with stage("trimming"):
+        with stage.timed(Stage.TRIMMING, timings):
             mesh = clean_mesh(mesh)
-    with stage("wireframe"):
+    with stage.timed(Stage.WIREFRAME, timings):
         lines = wireframe(mesh)
+    log.debug("reconstruction timings: %s", ", ".join(f"{name} {s:.3f} s" for name, s in timings.items()))
     return Reconstruction(point_cloud=pcd, mesh=mesh, wireframe=lines, timings=timings)

@@ -4,8 +4,9 @@ import pytest
 from facedepth.app import pipeline as pipeline_module
 from facedepth.app.pipeline import Pipeline, PipelineSettings, output_paths, save_outputs
 from facedepth.model.imageio import load_photo
+from facedepth.model.progress import Cancelled
 from facedepth.reconstruction import export
-from facedepth.reconstruction.surface import Cancelled, MeshSettings
+from facedepth.reconstruction.surface import MeshSettings
 
 
 @pytest.fixture(scope="module")

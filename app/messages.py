@@ -1,0 +1,140 @@
+"""The messages between the window (:mod:`facedepth.app.worker`) and its engine process
+(:mod:`facedepth.app.engine`), sent over a ``multiprocessing`` pipe (so everything here pickles, and the
+window unpickles it without Open3D).
+
+Window -> engine: :class:`Preload`, :class:`Process`, :class:`Save`, :class:`Stop`.
+Engine -> window: :class:`Loaded` or :class:`LoadFailed` after a Preload; per job, any number of
+:class:`StageStarted`, one :class:`PhotoLoaded`, then one of :class:`Done`, :class:`Failed` or
+:class:`JobCancelled`, and always :class:`Finished` last; per save, one of :class:`Saved`,
+:class:`SaveExists` (nothing written: ask the user, then send the Save again with ``overwrite``) or
+:class:`SaveFailed`. Cancelling is not a message: a shared ``multiprocessing.Event`` that the engine checks
+between stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from facedepth.app.gui_settings import GuiSettings
+from facedepth.model.progress import Stage
+
+if TYPE_CHECKING:
+    from facedepth.app.display import ResultView
+
+VIEW_SUFFIX = "_view.png"
+"""``<stem>_view.png``: the 3D view as shown when saving."""
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    """What to write for the result on screen."""
+
+    folder: Path
+    stem: str
+    mesh_formats: tuple[str, ...]
+    depth_formats: tuple[str, ...]
+    wireframe: bool
+    overwrite: bool
+    view_pixels: np.ndarray | None = None
+    """(H, W, 3) uint8 picture of the 3D view to write as ``<stem>_view.png``; None = no picture."""
+
+    def view_path(self) -> Path | None:
+        return self.folder / f"{self.stem}{VIEW_SUFFIX}" if self.view_pixels is not None else None
+
+
+# ---------------------------------------------------------------------------------------------- requests
+@dataclass(frozen=True)
+class Preload:
+    """Load the generator and the face detector now (about 1 s), not with the first photo."""
+
+
+@dataclass(frozen=True)
+class Process:
+    job: int
+    path: Path
+    settings: GuiSettings
+    detect: bool
+
+
+@dataclass(frozen=True)
+class Save:
+    request: int
+    save: SaveRequest
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Exit the engine."""
+
+
+# ---------------------------------------------------------------------------------------------- replies
+@dataclass(frozen=True)
+class Loaded:
+    pass
+
+
+@dataclass(frozen=True)
+class LoadFailed:
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    job: int
+    stage: Stage
+    fraction: float
+
+
+@dataclass(frozen=True)
+class PhotoLoaded:
+    job: int
+    photo: np.ndarray
+    """The downscaled photo, shown before the depth is estimated."""
+
+
+@dataclass(frozen=True)
+class Done:
+    job: int
+    view: ResultView
+
+
+@dataclass(frozen=True)
+class Failed:
+    job: int
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class JobCancelled:
+    job: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    job: int
+
+
+@dataclass(frozen=True)
+class Saved:
+    request: int
+    paths: list[Path]
+
+
+@dataclass(frozen=True)
+class SaveExists:
+    request: int
+    paths: list[Path]
+
+
+@dataclass(frozen=True)
+class SaveFailed:
+    request: int
+    error: BaseException
+
+
+JobReply = StageStarted | PhotoLoaded | Done | Failed | JobCancelled | Finished
+SaveReply = Saved | SaveExists | SaveFailed
