@@ -1,4 +1,5 @@
-"""Popups: messages (errors, confirmations), the photo chooser and the save dialog (layouts in facedepth.kv).
+"""Popups: messages (errors, confirmations), the photo chooser and the save dialog (layouts in facedepth.kv),
+and :class:`DialogHost`, which opens them one at a time and knows which is showing.
 
 Esc closes any of them (Kivy's ModalView handles it before the main window sees the key).
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 from kivy.uix.button import Button
+from kivy.uix.modalview import ModalView
 from kivy.uix.popup import Popup
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
@@ -19,13 +21,16 @@ def is_image_name(name: str) -> bool:
     return Path(name).suffix.lower() in IMAGE_SUFFIXES
 
 
+Buttons = list[tuple[str, Callable[[], None] | None]]
+"""A dialog's buttons: (label, action run after the dialog closes; None = just close)."""
+
+
 class MessageDialog(Popup):
     """A message with one or more buttons; each button closes the dialog, then runs its action."""
 
     message = StringProperty("")
 
-    def __init__(self, title: str, message: str, buttons: list[tuple[str, Callable[[], None] | None]] | None = None,
-                 **kwargs) -> None:
+    def __init__(self, title: str, message: str, buttons: Buttons | None = None, **kwargs) -> None:
         super().__init__(title=title, message=message, **kwargs)
         for label, action in buttons or [("OK", None)]:
             button = Button(text=label)
@@ -99,3 +104,27 @@ class SaveDialog(Popup):
         self.dismiss()
         self.save_action(Path(self.folder), stem, list(self.mesh_formats) if self.has_mesh else [],
                      list(self.depth_formats), self.wireframe and self.has_mesh, self.view_png and self.has_mesh)
+
+
+class DialogHost:
+    """Opens dialogs and remembers the one showing (``current``, None once it is closed)."""
+
+    def __init__(self) -> None:
+        self.current: ModalView | None = None
+
+    def open(self, dialog: ModalView) -> ModalView:
+        dialog.bind(on_dismiss=self._closed)
+        self.current = dialog
+        dialog.open()
+        return dialog
+
+    def message(self, title: str, message: str, buttons: Buttons | None = None) -> MessageDialog:
+        return self.open(MessageDialog(title, message, buttons))
+
+    def is_showing(self, dialog: ModalView) -> bool:
+        """True while ``dialog`` is open on the window."""
+        return dialog is self.current and dialog.parent is not None
+
+    def _closed(self, dialog: ModalView, *_args) -> None:
+        if self.current is dialog:
+            self.current = None

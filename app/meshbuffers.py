@@ -58,11 +58,6 @@ class SceneBuffers:
     """Viewer units per millimetre."""
 
 
-def interleave(positions: np.ndarray, normals: np.ndarray, colors: np.ndarray) -> np.ndarray:
-    """(n, 3) x 3 -> (n * 9,) float32 in the vertex layout of :data:`VERTEX_FLOATS`."""
-    return np.ascontiguousarray(np.hstack([positions, normals, colors]), dtype=np.float32).ravel()
-
-
 def chunked(mode: str, vertex_table: np.ndarray, elements: np.ndarray) -> GeometryBuffers:
     """Splits ``elements`` ((m, k) vertex indices, k = 3 triangles, 2 lines, 1 points) into chunks.
 

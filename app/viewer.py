@@ -102,6 +102,11 @@ def to_kivy(m: np.ndarray) -> Matrix:
     return matrix
 
 
+MODE_PRIMITIVES = {"shaded": "triangles", "colour": "triangles", "wireframe": "lines", "points": "points"}
+"""What each render mode draws."""
+PRIMITIVE_VERTICES = {"triangles": 3, "lines": 2, "points": 1}
+
+
 class MeshView(Widget):
     render_mode = OptionProperty("colour", options=RENDER_MODES)
     yaw = NumericProperty(HOME_YAW)
@@ -161,13 +166,20 @@ class MeshView(Widget):
         self.reset_view()
         self._show_mode()
 
+    def drawn_count(self) -> int:
+        """How many primitives the view draws now: triangles, lines or points, by render mode."""
+        kind = MODE_PRIMITIVES[self.render_mode]
+        shown = self._groups.get(kind)
+        if shown is None or shown not in self._content.children:
+            return 0
+        return sum(len(mesh.indices) for mesh in self._meshes[kind]) // PRIMITIVE_VERTICES[kind]
+
     def _show_mode(self, *_args) -> None:
         self._content.clear()
         if not self._groups:
             self.fbo.ask_update()
             return
-        group = {"shaded": "triangles", "colour": "triangles", "wireframe": "lines", "points": "points"}
-        self._content.add(self._groups[group[self.render_mode]])
+        self._content.add(self._groups[MODE_PRIMITIVES[self.render_mode]])
         self._set_uniforms()
 
     def _set_uniforms(self, *_args) -> None:

@@ -24,14 +24,11 @@ from kivy.clock import Clock
 from facedepth.app import engine
 from facedepth.app import messages as msg
 from facedepth.app.display import ResultView
+from facedepth.app.errors import EngineStopped
 from facedepth.app.gui_settings import GuiSettings
 from facedepth.model.progress import Stage
 
 logger = logging.getLogger(__name__)
-
-
-class EngineStopped(RuntimeError):
-    """The processing process ended unexpectedly (crashed or was killed)."""
 
 
 @dataclass

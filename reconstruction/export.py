@@ -1,4 +1,4 @@
-"""Writing meshes, wire frames, point clouds and depth maps, always atomically.
+"""Writing meshes, wire frames and depth maps, always atomically.
 
 Geometry is written in the export frame of :mod:`facedepth.reconstruction.camera` (x right, y up, z towards the
 viewer, millimetres). Each file goes through :func:`facedepth.model.files.atomic_write`, so a target is
@@ -119,13 +119,6 @@ def save_wireframe(lineset: o3d.geometry.LineSet, path: Path, overwrite: bool = 
             handle.write(lines.astype("<i4").tobytes())
 
     return atomic_write(path, write, overwrite)
-
-
-def save_point_cloud(pcd: o3d.geometry.PointCloud, path: Path, overwrite: bool = False) -> Path:
-    """Write the coloured point cloud (with normals when it has them) as PLY."""
-    _suffix(path, ("ply",), "point cloud")
-    exported = to_export_frame(pcd)
-    return atomic_write(path, lambda temp: _check(o3d.io.write_point_cloud(str(temp), exported), temp), overwrite)
 
 
 def colorize_depth(depth_mm: np.ndarray) -> np.ndarray:

@@ -72,7 +72,7 @@ class Harness:
 
         def shown():
             dialog = self.app.dialog
-            return isinstance(dialog, kind or ModalView) and dialog._window is not None
+            return isinstance(dialog, kind or ModalView) and self.app.dialogs.is_showing(dialog)
 
         self.pump(shown, timeout, f"a {kind.__name__ if kind else 'dialog'}")
         self.frames(2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -122,9 +123,7 @@ def test_render_modes_show_mesh_wireframe_and_points(processed: Harness):
         button.dispatch("on_release")
         processed.frames(2)
         assert view.render_mode == mode and button.state == "down"
-        drawn = view._content.children[0].children
-        primitives = {"shaded": 3, "colour": 3, "wireframe": 2, "points": 1}[mode]
-        elements = sum(len(mesh.indices) for mesh in drawn if hasattr(mesh, "indices")) // primitives
+        elements = view.drawn_count()
         expected = {"shaded": result.triangles, "colour": result.triangles, "wireframe": result.lines,
                     "points": result.points}[mode]
         assert elements == expected
@@ -263,7 +262,7 @@ def test_missing_weights_is_a_dialog_at_start_and_when_processing(ui: Harness, t
     working = app.worker
     app.worker = ProcessingWorker(tmp_path / "missing" / "generator.tflite")
     try:
-        app.worker.preload(app._on_preload_error)  # what the app does on start
+        app.preload()  # what the app does on start
         dialog = ui.wait_dialog()
         assert dialog.title == "Depth model unavailable"
         assert "weights file not found" in dialog.message and "FACEDEPTH_WEIGHTS" in dialog.message
@@ -278,8 +277,8 @@ def test_missing_weights_is_a_dialog_at_start_and_when_processing(ui: Harness, t
 
 def test_engine_crash_is_a_dialog_and_the_next_photo_works(ui: Harness, face_photo):
     ui.app.open_photo(face_photo)
-    ui.pump(lambda: ui.app.worker._process is not None and ui.root.photo_texture is not None, 60, "the photo")
-    ui.app.worker._process.kill()
+    ui.pump(lambda: ui.app.worker.engine_pid is not None and ui.root.photo_texture is not None, 60, "the photo")
+    os.kill(ui.app.worker.engine_pid, signal.SIGKILL)
     dialog = ui.wait_dialog()
     assert dialog.title == "Processing stopped" and "stopped unexpectedly" in dialog.message
     dialog.press("OK")
@@ -313,7 +312,7 @@ def test_ctrl_o_chooser_shows_only_images_and_opens_one(ui: Harness, tmp_path, f
     shutil.copy(face_photo, tmp_path / "me.JPG")
     (tmp_path / "readme.txt").write_text("x")
     (tmp_path / "folder").mkdir()
-    ui.app._last_folder = str(tmp_path)
+    ui.app.last_folder = str(tmp_path)
     ui.key(111, "o", ["ctrl"])
     dialog = ui.wait_dialog(OpenDialog)
     chooser = dialog.ids.chooser

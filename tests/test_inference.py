@@ -79,7 +79,8 @@ def test_card_with_matching_sha_among_several(weights_copy):
     digest = hashlib.sha256(weights_copy.read_bytes()).hexdigest()
     card = weights_copy.parent / "MODEL_CARD.md"
     card.write_text(f"- generator.keras sha256: `{'0' * 64}`\n- generator.tflite sha256: `{digest}`\n")
-    load_estimator(weights_copy)
+    code = load_estimator(weights_copy)(np.zeros((1, 256, 256, 3), np.float32))
+    assert code.shape == (1, 256, 256, 1) and np.isfinite(code).all()
 
 
 def test_unsupported_suffix(weights_copy):

@@ -19,10 +19,8 @@ from facedepth.reconstruction.export import (
     colorize_depth,
     save_depth,
     save_mesh,
-    save_point_cloud,
     save_wireframe,
 )
-from facedepth.reconstruction.pointcloud import depth_to_point_cloud
 from facedepth.reconstruction.surface import grid_mesh, wireframe
 
 FLIP = np.array([1.0, -1.0, -1.0])
@@ -91,15 +89,6 @@ def test_wireframe_ply_reloads_with_its_edges_and_vertex_colours(tmp_path, mesh)
     records = np.frombuffer(body, dtype=[("xyz", "<f4", 3), ("rgb", "u1", 3)], count=len(lines.points))
     # Each vertex gets the mean of its lines' colours, which are means of vertex colours.
     assert np.abs(records["rgb"].astype(int) - vertex_colors(mesh)).max() <= 2
-
-
-def test_point_cloud_ply_reloads_with_colours(tmp_path, scene):
-    depth, rgb, cam = scene
-    pcd = depth_to_point_cloud(depth, rgb, cam)
-    loaded = trimesh.load(save_point_cloud(pcd, tmp_path / "face_points.ply"))
-    assert isinstance(loaded, trimesh.PointCloud)
-    np.testing.assert_allclose(loaded.vertices, np.asarray(pcd.points) * FLIP, atol=1e-4)
-    np.testing.assert_array_equal(loaded.colors[:, :3], np.round(np.asarray(pcd.colors) * 255))
 
 
 def test_npy_round_trips_exactly_with_nans(tmp_path, scene):

@@ -14,6 +14,10 @@ from facedepth.model.architecture import build_generator  # noqa: E402
 from facedepth.training import storage  # noqa: E402
 from facedepth.training.dataset import DataConfig, centre_zoom, load_pair, random_jitter, training_dataset  # noqa: E402
 
+REAL_CODE, SYNTHETIC_CODE = -0.5, -0.2
+"""The face code of _write_dataset's real and synthetic samples, which tells their kinds apart after
+augmentation (jitter moves and resizes the depth but keeps its values; the photo's are changed)."""
+
 
 def _write_dataset(root, n=6):
     """Tiny data set: a bright square on the photo exactly where the depth has a face."""
@@ -24,12 +28,12 @@ def _write_dataset(root, n=6):
             photo = np.zeros((256, 256, 3), np.uint8)
             code = np.ones((256, 256), np.float32)
             x, y = rng.integers(40, 120, 2)
+            kind = "real" if i % 2 else "synthetic"
             photo[y: y + 90, x: x + 60] = 255
-            code[y: y + 90, x: x + 60] = -0.5
+            code[y: y + 90, x: x + 60] = REAL_CODE if kind == "real" else SYNTHETIC_CODE
             name = f"s{i}"
             storage.write_sample(root / split, name, photo, code)
-            records.append({"split": split, "name": name, "kind": "real" if i % 2 else "synthetic",
-                            "crop_side_mm": 230.0})
+            records.append({"split": split, "name": name, "kind": kind, "crop_side_mm": 230.0})
         storage.append_index(root / split, records)
 
 
@@ -76,12 +80,18 @@ def test_validation_zoom_is_the_view_inference_gives_the_generator():
     assert np.abs(zoomed.numpy() - spy.seen).max() < 1e-3
 
 
-def test_training_dataset_mixes_kinds(tmp_path):
+@pytest.mark.parametrize("real_fraction", [0.0, 0.75, 1.0])
+def test_training_dataset_mixes_kinds(tmp_path, real_fraction):
     _write_dataset(tmp_path)
-    ds, counts = training_dataset(DataConfig(tmp_path, batch_size=2, real_fraction=0.5))
+    ds, counts = training_dataset(DataConfig(tmp_path, batch_size=4, real_fraction=real_fraction))
     assert counts == {"real": 3, "synthetic": 3}
-    photo, depth = next(iter(ds))
-    assert photo.shape == (2, 256, 256, 3) and depth.shape == (2, 256, 256, 1)
+    kinds = []
+    for photo, depth in ds.take(16):
+        assert photo.shape == (4, 256, 256, 3) and depth.shape == (4, 256, 256, 1)
+        face = depth.numpy().reshape(4, -1).min(axis=1)
+        kinds += list(np.abs(face - REAL_CODE) < np.abs(face - SYNTHETIC_CODE))
+    share = np.mean(kinds)  # 64 draws: a binomial share of 0.75 lies within +-0.15 with p > 0.99
+    assert share == real_fraction if real_fraction in (0.0, 1.0) else abs(share - real_fraction) < 0.15
 
 
 def test_two_step_training_run_and_resume(tmp_path, caplog):

@@ -1,0 +1,121 @@
+"""Processing photos from the window: starts jobs on the engine, keeps the newest request when one is still
+running, and shows each job's progress, result or error on the window (:class:`~facedepth.app.gui.MainWindow`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from kivy.graphics.texture import Texture
+
+from facedepth.app.display import ResultView
+from facedepth.app.errors import error_dialog_text
+from facedepth.app.gui_settings import GuiSettings
+from facedepth.app.worker import Job, JobCallbacks
+from facedepth.model.progress import Stage
+from facedepth.model.service import NoFaceError
+
+if TYPE_CHECKING:
+    from facedepth.app.gui import FaceDepthApp
+
+
+def texture_from(rgb: np.ndarray) -> Texture:
+    """(H, W, 3) uint8, top row first -> a Kivy texture (uploads from the main thread)."""
+    height, width = rgb.shape[:2]
+    texture = Texture.create(size=(width, height), colorfmt="rgb")
+    texture.blit_buffer(np.ascontiguousarray(rgb[::-1]).tobytes(), colorfmt="rgb", bufferfmt="ubyte")
+    return texture
+
+
+class PhotoProcessing:
+    """The photo on screen and its result; ``root.busy`` (the window's) is the one record of a job running."""
+
+    def __init__(self, app: FaceDepthApp) -> None:
+        self.app = app
+        self.current: Path | None = None
+        self.result: ResultView | None = None
+        self.result_settings: GuiSettings | None = None
+        """The settings the result on screen was made with."""
+        self._pending: tuple[Path, bool | None] | None = None
+
+    def open(self, path: Path, detect: bool | None = None) -> None:
+        """Processes ``path`` (cancels a running job first; the newest request wins)."""
+        app, root = self.app, self.app.root
+        path = Path(path)
+        app.last_folder = str(path.parent)
+        if app.worker.busy:
+            self._pending = (path, detect)
+            app.worker.job.cancel()
+            return
+        self.current = path
+        root.photo_name = path.name
+        root.photo_texture = root.depth_texture = root.legend_texture = None
+        root.near_text = root.far_text = ""
+        root.ids.mesh_view.set_scene(None)
+        root.has_result = False
+        self.result = None
+        root.busy = True
+        root.progress, root.stage_text, root.status_text = 0.0, Stage.LOADING.label, ""
+        callbacks = JobCallbacks(on_progress=self._on_progress, on_photo=self._on_photo, on_done=self._on_done,
+                                 on_error=self._on_error, on_cancelled=self._on_cancelled,
+                                 on_finished=self._on_finished)
+        app.worker.start(path, app.settings, callbacks, detect=detect)
+
+    def cancel(self) -> None:
+        if self.app.worker.busy:
+            self._pending = None
+            self.app.worker.job.cancel()
+            self.app.root.stage_text = "Cancelling..."
+
+    def _on_progress(self, stage: Stage, fraction: float) -> None:
+        self.app.root.stage_text = stage.label
+        self.app.root.progress = fraction
+
+    def _on_photo(self, photo: np.ndarray) -> None:
+        self.app.root.photo_texture = texture_from(photo)
+
+    def _on_done(self, view: ResultView) -> None:
+        root = self.app.root
+        self.result = view
+        self.result_settings = self.app.settings
+        root.settings_changed = False
+        root.photo_texture = texture_from(view.photo)
+        root.depth_texture = texture_from(view.depth)
+        root.legend_texture = texture_from(view.legend)
+        if np.isfinite(view.near_mm):
+            root.near_text, root.far_text = f"near {view.near_mm:.0f} mm", f"far {view.far_mm:.0f} mm"
+        root.ids.mesh_view.set_scene(view.scene)
+        root.has_result = True
+        seconds = view.timings.get("total", 0.0)
+        face = "face found" if view.face_found else "whole image"
+        root.status_text = (f"{self.current.name}  ·  {face}  ·  {view.triangles:,} triangles, "
+                            f"{view.vertices:,} vertices  ·  {seconds:.1f} s")
+
+    def _on_error(self, exc: BaseException) -> None:
+        title, message = error_dialog_text(exc, self.current.name if self.current else "photo")
+        buttons = [("OK", None)]
+        if isinstance(exc, NoFaceError):
+            path = self.current
+            buttons = [("Use the whole image", lambda: self.open(path, detect=False)), ("Cancel", None)]
+        self.app.root.status_text = title
+        self.app.dialogs.message(title, message, buttons)
+
+    def _on_cancelled(self) -> None:
+        self.app.root.status_text = "Cancelled"
+
+    def _on_finished(self, job: Job) -> None:
+        app = self.app
+        if app.worker.busy:
+            return
+        app.root.busy = False
+        app.root.progress = 0.0
+        if job.cancelled and self.result is None:
+            app.root.status_text = "Cancelled"
+        if self._pending is not None:
+            path, detect = self._pending
+            self._pending = None
+            self.open(path, detect)
+        else:
+            app.job_finished()
