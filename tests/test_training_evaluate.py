@@ -1,6 +1,7 @@
 """Evaluation errors (scale + shift fit, tilt forgiven, failures, baseline cache), their table and the model card."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -73,7 +74,8 @@ def test_summary_and_table_give_both_rmse_figures():
     assert table[2].split()[:3] == ["real", "mean_face", "-"]
 
 
-def test_model_card_carries_sha_recipe_and_table(tmp_path):
+def _write_run(tmp_path):
+    """A finished run's state.json and config.json and its data set's index: (run folder, data folder)."""
     run, data = tmp_path / "run", tmp_path / "data"
     run.mkdir()
     history = [{"epoch": 1, "img_per_s": 7.0}, {"epoch": 2, "img_per_s": 8.0}]
@@ -85,12 +87,41 @@ def test_model_card_carries_sha_recipe_and_table(tmp_path):
     for split, kinds in (("train", ["real", "real", "synthetic"]), ("val", ["real"])):
         (data / split).mkdir(parents=True)
         (data / split / "index.jsonl").write_text("".join(json.dumps({"kind": k}) + "\n" for k in kinds))
+    return run, data
+
+
+def test_model_card_carries_sha_recipe_and_table(tmp_path):
+    run, data = _write_run(tmp_path)
     weights = tmp_path / "generator.tflite"
     weights.write_bytes(b"\0" * 1000)
-    write_card(tmp_path / "MODEL_CARD.md", weights, "ab" * 32, run, data, _report(), notes="## Notes\nhello")
+    write_card(tmp_path / "MODEL_CARD.md", weights, "ab" * 32, run, data, _report(), notes="## Notes\nhello",
+               precision="fp32")
     card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "fp32 weights" in card and "gain 3.0" in card and "yaw up to ±65°" in card and "(10%)" in card
     assert f"sha256: {'ab' * 32}" in card
     assert "lr 5e-05 (discriminator x 0.25)" in card and "2 epochs x 500 steps (1000 steps, 4000" in card
     assert "| train | 2 | 1 |" in card and "| held out | 1 | 0 |" in card
     assert "| real (3) | generator_mirror | 3.00 | 3.00 | 2.25 | 1.80 | 85.0% | 66.7% |" in card
     assert "## Notes\nhello" in card and "non-commercial use only" in card
+
+
+def test_card_command_writes_a_card_the_weights_loader_accepts(tmp_path, tiny_weights):
+    from facedepth.model.inference import load_estimator
+    from facedepth.training import cli
+
+    run, data = _write_run(tmp_path)
+    weights = tmp_path / "weights" / "generator.tflite"
+    weights.parent.mkdir()
+    shutil.copy(tiny_weights, weights)
+    report = tmp_path / "eval.json"
+    report.write_text(json.dumps(_report()))
+    assert cli.main(["card", "--weights", str(weights), "--run-dir", str(run), "--data", str(data),
+                     "--eval", str(report)]) == 0
+    card = (weights.parent / "MODEL_CARD.md").read_text()
+    assert "fp32 weights" in card  # the test generator is exported without fp16
+    load_estimator(weights)  # the card's sha256 is the file's: the integrity check passes
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(Exception, match="does not match its model card"):
+        load_estimator(weights)

@@ -103,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     from facedepth.training.evaluate import add_parser as add_evaluate
     from facedepth.training.importers import add_parsers as add_importers
+    from facedepth.training.model_card import add_parser as add_card
 
     add_evaluate(sub)
     add_importers(sub)
+    add_card(sub)
     return parser
 
 

@@ -187,7 +187,7 @@ def _run_real_depth(args) -> int:
     report = evaluate_methods(samples, methods, progress=lambda items: tqdm(items, desc="real depth"))
     print(format_real_depth_table(report))
     if args.json:
-        storage.atomic_write_bytes(args.json, json.dumps(report, indent=1).encode())
+        atomic_write_bytes(args.json, json.dumps(report, indent=1).encode())
     return 0
 
 

@@ -1,15 +1,26 @@
-"""Writes weights/MODEL_CARD.md from a training run, its export and an evaluation report."""
+"""``facedepth-train card``: writes weights/MODEL_CARD.md from a training run, its export and an evaluation
+report. Every fact on the card comes from those or from the code that made them (the depth code's
+constants, the render ranges, the split), so the card cannot drift from what was trained.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 from collections import Counter
 from pathlib import Path
 
+from facedepth.model import spec
 from facedepth.model.files import atomic_write_bytes
+from facedepth.model.inference import file_sha256
 from facedepth.training import storage
 from facedepth.training.evaluate_real_depth import markdown_table
+from facedepth.training.splits import VAL_FRACTION
+from facedepth.training.synthetic import SyntheticConfig
+
+SELECTED_BY = {"val_face_mae": "validation face MAE", "real_rmse": "real-depth median RMSE"}
+"""How the run picked its best epoch (TrainConfig.select_by), in words."""
 
 
 def data_counts(data_dir: Path) -> dict[str, Counter]:
@@ -48,11 +59,22 @@ score the best constant) and per head pose; "tilt forgiven" also fits a plane.
 """
 
 
+def weight_precision(weights: Path) -> str:
+    """"fp16" when the .tflite stores float16 weights (dequantised at load), else "fp32"."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(weights))
+    dtypes = {detail["dtype"].__name__ for detail in interpreter.get_tensor_details()}
+    return "fp16" if "float16" in dtypes else "fp32"
+
+
 def write_card(
     out: Path, weights: Path, sha256: str, run_dir: Path, data_dir: Path, eval_report: dict, notes: str = "",
-    real_depth_report: dict | None = None,
+    real_depth_report: dict | None = None, precision: str | None = None,
 ) -> None:
-    """``real_depth_report``: what :func:`facedepth.training.evaluate_real_depth.evaluate_methods` gives."""
+    """The card for ``weights``. ``real_depth_report``: what
+    :func:`facedepth.training.evaluate_real_depth.evaluate_methods` gives; ``precision``: "fp16"/"fp32", read
+    from the file when not given."""
     state = json.loads((Path(run_dir) / "state.json").read_text())
     config = json.loads((Path(run_dir) / "config.json").read_text())
     counts = data_counts(data_dir)
@@ -60,21 +82,26 @@ def write_card(
     speed = sum(h["img_per_s"] for h in hist) / max(len(hist), 1)
     size_mb = Path(weights).stat().st_size / 1e6
     images_seen = state["step"] * config["data"]["batch_size"]
+    precision = precision or weight_precision(weights)
+    poses = SyntheticConfig()
+    near, far = poses.distance_mm
     text = f"""# FaceDepth generator — model card
 
-File: `{Path(weights).name}` ({size_mb:.1f} MB, LiteRT flatbuffer, fp16 weights)
+File: `{Path(weights).name}` ({size_mb:.1f} MB, LiteRT flatbuffer, {precision} weights)
 sha256: {sha256}
 
 ## What it does
-Predicts a depth code (see `model/spec.py`) for a 256x256 face crop made by `model/crop.py`: the nearest
-face point at -0.9, relief in units of the crop side (gain {3.0}), background at +1. The app converts it to
-millimetres under a nominal face size and camera distance.
+Predicts a depth code (see `model/spec.py`) for a {spec.IMAGE_SIZE}x{spec.IMAGE_SIZE} face crop made by
+`model/crop.py`: the nearest face point at {spec.NEAR_CODE}, relief in units of the crop side (gain {spec.GAIN}),
+background at {spec.BACKGROUND_CODE:+}. The app converts it to millimetres under a nominal face size and camera
+distance.
 
 ## Architecture and recipe (the seed paper's pix2pix)
 U-Net generator, ngf={config["ngf"]} ({"%.1f" % (config["ngf"] ** 2 * 13.29e-3)} M parameters), 70x70 PatchGAN
 discriminator (ndf={config["ndf"]}); sigmoid cross-entropy GAN loss + {config["lambda_l1"]:.0f} x L1; Adam
 lr {config["learning_rate"]} (discriminator x {config.get("d_lr_factor", 1.0)}), beta1 {config["beta_1"]};
-batch {config["data"]["batch_size"]}; random jitter (resize 286, crop 256), mirroring, photometric jitter
+batch {config["data"]["batch_size"]}; random jitter (resize {spec.JITTER_SIZE}, crop {spec.IMAGE_SIZE}), mirroring,
+photometric jitter
 (brightness, contrast, saturation, hue, grey, blur, JPEG, noise).
 Real-photo share per batch: {config["data"]["real_fraction"]}.
 
@@ -86,21 +113,22 @@ Real-photo share per batch: {config["data"]["real_fraction"]}.
 
 * Real: UTKFace photos (../shared/data/faces/utkface), 68 dlib landmarks, Surrey Face Model fit (eos:
   shape + 6 expression blendshapes + pose), fitted depth rendered in the same crop. Held out by a hash of
-  the file name (10 %).
-* Synthetic: Surrey Face Model with random identity/expression, yaw up to ±65°, pitch ±25°, roll ±15°,
-  perspective camera 350-1500 mm, ambient + directional + specular coloured light, skin textures extracted
-  from training photos (held-out renders use textures and backgrounds of held-out photos only).
+  the file name ({VAL_FRACTION:.0%}).
+* Synthetic: Surrey Face Model with random identity/expression, yaw up to ±{poses.yaw_deg:.0f}°, pitch
+  ±{poses.pitch_deg:.0f}°, roll ±{poses.roll_deg:.0f}°, perspective camera {near:.0f}-{far:.0f} mm, ambient +
+  directional + specular coloured light, skin textures extracted from training photos (held-out renders use
+  textures and backgrounds of held-out photos only).
 
 ## Training
 {state["epoch"]} epochs x {config["steps_per_epoch"]} steps ({state["step"]} steps, {images_seen}
-images seen), {state["wall_seconds"] / 3600:.2f} h wall time on {platform.machine()} CPU (2 cores, shared with
-development work), {speed:.1f} img/s on average. Best epoch by validation face MAE: {state["best_epoch"]}.
+images seen), {state["wall_seconds"] / 3600:.2f} h wall time on {platform.machine()} CPU, {speed:.1f} img/s on
+average. Best epoch by {SELECTED_BY[config.get("select_by", "val_face_mae")]}: {state["best_epoch"]}.
 
 ## Held-out evaluation (`facedepth-train evaluate`)
 Depth error in mm inside the true face mask after a per-sample least-squares scale + shift; the "tilt
 forgiven" column also fits a plane, which takes a global head-pose error out. The generator runs as the app
-runs it: each crop magnified 286/256 times about its centre (the training scale), `generator_mirror` also
-averaged with the mirrored photo's prediction.
+runs it: each crop magnified {spec.JITTER_SIZE}/{spec.IMAGE_SIZE} times about its centre (the training scale),
+`generator_mirror` also averaged with the mirrored photo's prediction.
 "real" ground truth is itself a landmark fit (pseudo ground truth), so there the landmark fit scores
 near zero by construction: compare the generator with the posed mean face there.
 
@@ -113,3 +141,26 @@ Trained from the Surrey Face Model (free for non-commercial use only) and UTKFac
 only): these weights are for **non-commercial use only**.
 """
     atomic_write_bytes(Path(out), text.encode())
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("card", help="write the model card of exported weights from their run and evaluation")
+    p.add_argument("--weights", type=Path, required=True, help="the exported .tflite")
+    p.add_argument("--run-dir", type=Path, required=True, help="the training run (state.json, config.json)")
+    p.add_argument("--data", type=Path, default=storage.DEFAULT_DATA_DIR, help="the data set it was trained on")
+    p.add_argument("--eval", type=Path, required=True, metavar="JSON", help="`facedepth-train evaluate --json` report")
+    p.add_argument("--real-depth-eval", type=Path, metavar="JSON",
+                   help="`facedepth-train evaluate --real-depth --json` report, for the real-depth section")
+    p.add_argument("--notes", type=Path, metavar="MARKDOWN", help="text to add after the evaluation table")
+    p.add_argument("--out", type=Path, help="where to write the card (default: MODEL_CARD.md beside --weights)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    out = args.out or args.weights.parent / "MODEL_CARD.md"
+    notes = args.notes.read_text() if args.notes else ""
+    report = json.loads(args.eval.read_text())
+    real_depth = json.loads(args.real_depth_eval.read_text()) if args.real_depth_eval else None
+    write_card(out, args.weights, file_sha256(args.weights), args.run_dir, args.data, report, notes, real_depth)
+    print(out)
+    return 0
