@@ -74,7 +74,7 @@ class Stop:
 # ---------------------------------------------------------------------------------------------- replies
 @dataclass(frozen=True)
 class Loaded:
-    pass
+    """The models are loaded."""
 
 
 @dataclass(frozen=True)
@@ -83,58 +83,60 @@ class LoadFailed:
 
 
 @dataclass(frozen=True)
-class StageStarted:
+class JobReply:
+    """A reply about the photo job ``job`` (the base of the job's messages)."""
+
     job: int
+
+
+@dataclass(frozen=True)
+class StageStarted(JobReply):
     stage: Stage
     fraction: float
 
 
 @dataclass(frozen=True)
-class PhotoLoaded:
-    job: int
+class PhotoLoaded(JobReply):
     photo: np.ndarray
     """The downscaled photo, shown before the depth is estimated."""
 
 
 @dataclass(frozen=True)
-class Done:
-    job: int
+class Done(JobReply):
     view: ResultView
 
 
 @dataclass(frozen=True)
-class Failed:
-    job: int
+class Failed(JobReply):
     error: BaseException
 
 
-@dataclass(frozen=True)
-class JobCancelled:
-    job: int
+class JobCancelled(JobReply):
+    """The job stopped at a stage boundary; nothing was produced."""
+
+
+class Finished(JobReply):
+    """Always the job's last message, whatever the outcome."""
 
 
 @dataclass(frozen=True)
-class Finished:
-    job: int
+class SaveReply:
+    """A reply about the save request ``request`` (the base of the save's messages)."""
 
-
-@dataclass(frozen=True)
-class Saved:
     request: int
+
+
+@dataclass(frozen=True)
+class Saved(SaveReply):
     paths: list[Path]
 
 
 @dataclass(frozen=True)
-class SaveExists:
-    request: int
+class SaveExists(SaveReply):
     paths: list[Path]
+    """The targets that exist already; nothing was written."""
 
 
 @dataclass(frozen=True)
-class SaveFailed:
-    request: int
+class SaveFailed(SaveReply):
     error: BaseException
-
-
-JobReply = StageStarted | PhotoLoaded | Done | Failed | JobCancelled | Finished
-SaveReply = Saved | SaveExists | SaveFailed

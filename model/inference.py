@@ -122,10 +122,9 @@ class AtTrainingScale:
     centre, the scale every training face had after the seed's random jitter (resize to 286, crop 256),
     and maps its depth code back onto the crop.
 
-    Faces at the crop's own scale are outside what the generator was trained on (300 held-out samples per
-    split, mirror-averaged, the generator of session 3: median RMSE 3.70 -> 2.91 mm on real photos,
-    5.11 -> 4.87 mm on renders). Codes need no rescaling: training resized the targets with the photos and
-    kept their values. The crop's outer ring (13 pixels) is not seen and comes back as background; faces
+    Faces at the crop's own scale are outside what the generator was trained on (the model card's held-out
+    figures are measured so, as the app runs it). Codes need no rescaling: training resized the targets with
+    the photos and kept their values. The crop's outer ring (13 pixels) is not seen and comes back as background; faces
     lie well inside it."""
 
     def __init__(self, inner: DepthEstimator, zoom: float = spec.JITTER_SIZE / spec.IMAGE_SIZE) -> None:

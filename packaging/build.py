@@ -32,11 +32,9 @@ import tarfile
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from facedepth.app import xvfb as xvfb_server
+from facedepth.app import xvfb
 from facedepth.model import resources
 from facedepth.model.files import atomic_write
 
@@ -52,7 +50,7 @@ DEB_DEPENDS = ("libc6 (>= 2.35), libgl1, libegl1, libx11-6, libxcb1, libxext6, l
 """System libraries the bundle loads but PyInstaller leaves out (GL/EGL/X11 belong to the system; SDL2
 opens the X11 extension libraries at run time); libc 2.35 because the Open3D wheel is manylinux_2_35."""
 ICON = ROOT / resources.ICON_FILE
-SCREEN = xvfb_server.SCREEN
+SCREEN = xvfb.SCREEN
 
 
 class BuildError(RuntimeError):
@@ -156,23 +154,8 @@ def self_test(bundle: Path) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- window
-@contextmanager
-def xvfb(fbdir: Path | None = None) -> Iterator[str]:
-    """A private Xvfb server (:mod:`facedepth.app.xvfb`) for the duration; yields its display string.
-
-    With ``fbdir``, Xvfb keeps its screen in ``fbdir/Xvfb_screen0``, which lets the start-up measurement
-    see the first frame the app puts on screen.
-    """
-    try:
-        server, display = xvfb_server.start(SCREEN, fbdir)
-    except xvfb_server.XvfbUnavailable as exc:
-        raise BuildError(f"Xvfb is needed to measure start-up or take a screenshot: {exc}") from exc
-    try:
-        yield display
-    finally:
-        xvfb_server.stop(server)
-
-
+# On a private Xvfb server (facedepth.app.xvfb); with fbdir it keeps its screen in fbdir/Xvfb_screen0, which
+# lets the start-up measurement see the first frame the app puts on screen.
 def screen_drawn(framebuffer: Path) -> bool:
     """True when a window has drawn on at least a quarter of the (black) screen."""
     import numpy as np
@@ -198,7 +181,8 @@ def measure_start(bundle: Path, runs: int = 3, timeout: float = 60.0) -> list[fl
     """Seconds from launch to the window's first frame on screen, ``runs`` times (the first with a fresh
     HOME, so Kivy also writes its configuration); the app is closed after each frame."""
     times = []
-    with tempfile.TemporaryDirectory(prefix="facedepth-start-") as temp, xvfb(fbdir=Path(temp)) as screen:
+    with (tempfile.TemporaryDirectory(prefix="facedepth-start-") as temp,
+          xvfb.running(SCREEN, fbdir=Path(temp)) as screen):
         framebuffer, home = Path(temp) / "Xvfb_screen0", Path(temp) / "home"
         home.mkdir()
         for _ in range(runs):
@@ -232,7 +216,7 @@ def screenshot(bundle: Path, target: Path) -> None:
     sample = next(bundle.rglob("assets/sample_face.jpg"))
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="facedepth-shot-") as temp, xvfb() as screen:
+    with tempfile.TemporaryDirectory(prefix="facedepth-shot-") as temp, xvfb.running(SCREEN) as screen:
         proc = run_window(bundle, screen, Path(temp), [str(sample), "--screenshot", str(target)])
     if proc.returncode != 0 or not target.is_file():
         raise BuildError(f"the window did not show a result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -395,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
             report("debian package", f"{deb} ({mb(deb.stat().st_size)}) in {time.perf_counter() - start:.0f} s")
         else:
             report("debian package", "skipped (needs Linux with dpkg-deb)")
+    except xvfb.XvfbUnavailable as exc:
+        print(f"build failed: measuring start-up and screenshots need Xvfb: {exc}", file=sys.stderr)
+        return 1
     except BuildError as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 1

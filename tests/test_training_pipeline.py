@@ -14,7 +14,7 @@ from facedepth.model.architecture import build_generator  # noqa: E402
 from facedepth.training import storage  # noqa: E402
 from facedepth.training.dataset import DataConfig, centre_zoom, load_pair, random_jitter, training_dataset  # noqa: E402
 
-REAL_CODE, SYNTHETIC_CODE = -0.5, -0.2
+REAL_CODE, SYNTHETIC_CODE = -0.5, -0.25
 """The face code of _write_dataset's real and synthetic samples, which tells their kinds apart after
 augmentation (jitter moves and resizes the depth but keeps its values; the photo's are changed)."""
 
@@ -42,7 +42,7 @@ def test_load_pair_ranges(tmp_path):
     photo, depth = load_pair(tf.constant(str(tmp_path / "train" / "s0")))
     assert photo.shape == (256, 256, 3) and depth.shape == (256, 256, 1)
     assert float(tf.reduce_min(photo)) == pytest.approx(-1.0) and float(tf.reduce_max(photo)) == pytest.approx(1.0)
-    assert set(np.unique(np.round(depth.numpy(), 3))) == {-0.5, 1.0}
+    assert set(np.unique(np.round(depth.numpy(), 3))) == {SYNTHETIC_CODE, 1.0}  # s0 is a synthetic sample
 
 
 def test_jitter_and_mirror_keep_photo_and_depth_aligned():

@@ -116,7 +116,7 @@ def _cached(cache: dict, name: str) -> bool:
     return name in cache and all(e is None or set(e) == fields for e in cache[name].values())
 
 
-def _baseline_errors(split_dir: Path, rec: dict, photo: np.ndarray, true_code: np.ndarray,
+def _baseline_errors(rec: dict, photo: np.ndarray, true_code: np.ndarray,
                      baselines: Baselines) -> dict[str, dict | None]:
     side = rec["crop_side_mm"]
     true_mask = depthcode.face_mask(true_code)
@@ -155,7 +155,7 @@ def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("sy
             photo, true_code = storage.read_sample(split_dir, rec["name"])
             if not _cached(cache, rec["name"]):
                 baselines = baselines or Baselines(sfm_dir)
-                cache[rec["name"]] = _baseline_errors(split_dir, rec, photo, true_code, baselines)
+                cache[rec["name"]] = _baseline_errors(rec, photo, true_code, baselines)
             found = {m: None if e is None else SampleError(**e) for m, e in cache[rec["name"]].items()}
             side = rec["crop_side_mm"]
             x = spec.to_network_input(photo[None])
