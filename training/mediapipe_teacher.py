@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from facedepth.model.files import atomic_write
+from facedepth.model.reporting import configure_logging
 from facedepth.training.raster import rasterize
 
 logger = logging.getLogger(__name__)
@@ -73,24 +73,13 @@ class MediaPipeMesh:
         return np.where(raster.mask, raster.depth, np.nan).astype(np.float32)
 
 
-def save_npy_atomically(array: np.ndarray, path: Path) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.npy")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.save(out, array)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("photos", type=Path, help="folder of photos")
     parser.add_argument("out", type=Path, help="folder for <stem>.npy depth maps")
     parser.add_argument("--overwrite", action="store_true", help="replace existing maps")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.INFO)
     from tqdm import tqdm
 
     photos = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
@@ -110,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         if depth is None:
             missed += 1
             continue
-        save_npy_atomically(depth, target)
+        atomic_write(target, lambda temp, depth=depth: np.save(temp, depth), overwrite=True)
     logger.info("%d photos, %d without a face", len(photos), missed)
     return 0
 
