@@ -102,9 +102,9 @@ class Pipeline:
 
         recon = None
         if settings.mesh is not None:
-            mesh_settings = scaled_to_face(settings.mesh, prediction.box.side)
-            recon = reconstruct(prediction.depth_mm, prediction.image, camera_of(prediction), mesh_settings,
-                                progress=stage)
+            depth, rgb_grid, grid_camera, grid_side = sampling_grid(prediction)
+            recon = reconstruct(depth, rgb_grid, grid_camera, scaled_to_face(settings.mesh, grid_side),
+                                progress=stage, photo=(prediction.image, camera_of(prediction)))
             timings.update(recon.timings)
         if progress is not None:
             progress(Stage.DONE, Stage.DONE.fraction)
@@ -112,16 +112,33 @@ class Pipeline:
         return PipelineResult(prediction=prediction, reconstruction=recon, timings=timings)
 
 
+def sampling_grid(prediction: DepthPrediction) -> tuple[np.ndarray, np.ndarray, PinholeCamera, float]:
+    """The depth map, colours and camera to build the mesh from, and the grid's pixels across the crop.
+
+    A face whose crop spans fewer photo pixels than the generator's IMAGE_SIZE is sampled on the generator's
+    own crop grid (its output as predicted), so a small face gets as many samples as a large one; a larger
+    face on the photo's grid (``prediction.depth_mm``, sampled every few pixels by :func:`scaled_to_face`).
+    """
+    box = prediction.box
+    if box.side >= spec.IMAGE_SIZE:
+        return prediction.depth_mm, prediction.image, camera_of(prediction), box.side
+    size = prediction.code.shape[0]
+    camera = camera_of(prediction).resampled(box.to_crop_matrix(size), size, size)
+    return prediction.crop_depth_mm(), prediction.crop_image(), camera, float(size)
+
+
 def scaled_to_face(mesh: MeshSettings, crop_side_px: float) -> MeshSettings:
-    """Widens the sampling stride on large photos: the generator sees the face crop at IMAGE_SIZE pixels,
-    so sampling the uncropped depth more finely adds points (and Poisson time), not detail."""
-    stride = max(mesh.stride, math.ceil(mesh.stride * crop_side_px / spec.IMAGE_SIZE))
+    """The stride for a grid with ``crop_side_px`` pixels across the face crop: the generator sees the crop at
+    IMAGE_SIZE pixels, so sampling a finer grid (a large face's photo pixels) adds points and time, not
+    detail. On the generator's own grid it is :attr:`MeshSettings.grid_stride`."""
+    base = mesh.grid_stride
+    stride = max(base, math.ceil(base * crop_side_px / spec.IMAGE_SIZE))
     return mesh if stride == mesh.stride else replace(mesh, stride=stride)
 
 
 def output_paths(out_dir: Path, stem: str, mesh_formats: Iterable[str], depth_formats: Iterable[str],
                  wireframe: bool = True, with_mesh: bool = True) -> list[Path]:
-    """Every file :func:`save_outputs` would write, in writing order."""
+    """Every file :func:`save_outputs` would write, in writing order (an OBJ's material and texture with it)."""
     out_dir = Path(out_dir)
     mesh_formats, depth_formats = list(mesh_formats), list(depth_formats)
     for fmt in mesh_formats:
@@ -132,7 +149,9 @@ def output_paths(out_dir: Path, stem: str, mesh_formats: Iterable[str], depth_fo
             raise ValueError(f"unknown depth format {fmt!r} (choose from {', '.join(export.DEPTH_FORMATS)})")
     paths = [out_dir / f"{stem}{DEPTH_FILE_SUFFIX[fmt]}" for fmt in depth_formats]
     if with_mesh:
-        paths += [out_dir / f"{stem}.{fmt}" for fmt in mesh_formats]
+        for fmt in mesh_formats:
+            mesh_path = out_dir / f"{stem}.{fmt}"
+            paths += [*export.mesh_companions(mesh_path), mesh_path]
         if wireframe:
             paths.append(out_dir / f"{stem}{WIREFRAME_SUFFIX}")
     return paths
@@ -140,7 +159,7 @@ def output_paths(out_dir: Path, stem: str, mesh_formats: Iterable[str], depth_fo
 
 def save_outputs(result: PipelineResult, out_dir: Path, stem: str, mesh_formats: Iterable[str],
                  depth_formats: Iterable[str], overwrite: bool, wireframe: bool = True) -> list[Path]:
-    """Writes the depth files and (when a mesh was built) meshes and wire frame; returns the paths.
+    """Writes the depth files and (when a mesh was built) meshes, textures and wire frame; returns the paths.
 
     All-or-nothing for one photo: every target is checked before anything is written (an existing one
     raises OutputExistsError unless ``overwrite``), and if a write fails, the files this call had
@@ -154,23 +173,20 @@ def save_outputs(result: PipelineResult, out_dir: Path, stem: str, mesh_formats:
             if path.exists():
                 raise export.OutputExistsError(path)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
+    existed = {path for path in paths if path.exists()}
     depth = result.prediction.depth_mm
-    writers: list[Callable[[Path], Path]] = [
-        lambda path, kind=kind: export.save_depth(depth, path, kind, overwrite=overwrite) for kind in depth_formats
-    ]
-    if recon is not None:
-        writers += [lambda path: export.save_mesh(recon.mesh, path, overwrite=overwrite)] * len(mesh_formats)
-        if wireframe:
-            writers.append(lambda path: export.save_wireframe(recon.wireframe, path, overwrite=overwrite))
-    created: list[Path] = []
+    out_dir = Path(out_dir)
     try:
-        for path, write in zip(paths, writers, strict=True):
-            existed = path.exists()
-            write(path)
-            if not existed:
-                created.append(path)
+        for kind in depth_formats:
+            export.save_depth(depth, out_dir / f"{stem}{DEPTH_FILE_SUFFIX[kind]}", kind, overwrite=overwrite)
+        if recon is not None:
+            for fmt in mesh_formats:
+                export.save_mesh(recon.mesh, out_dir / f"{stem}.{fmt}", overwrite=overwrite, texture=recon.texture)
+            if wireframe:
+                export.save_wireframe(recon.wireframe, out_dir / f"{stem}{WIREFRAME_SUFFIX}", overwrite=overwrite)
     except BaseException:
-        for path in created:
-            path.unlink(missing_ok=True)
+        for path in paths:
+            if path not in existed:
+                path.unlink(missing_ok=True)
         raise
     return paths

@@ -62,21 +62,32 @@ class Report:
         print(line, file=self.stream, flush=True)
 
 
+MESH_COLOURS = {"ply": "vertex", "obj": "texture", "glb": "texture"}
+"""How each mesh format carries colour (STL has none)."""
+
+
 def _expect(condition: bool, message: str) -> None:
     if not condition:
         raise CheckFailed(message)
 
 
-def check_mesh(path: Path, colours: bool) -> str:
-    """Reloads a mesh file with trimesh: vertices, triangles and (where the format has them) colours."""
+def check_mesh(path: Path, colours: str | None) -> str:
+    """Reloads a mesh file with trimesh: vertices, triangles and, where the format has them, colours
+    (``colours`` "vertex": vertex colours; "texture": texture coordinates and the texture image)."""
     import trimesh
 
     mesh = trimesh.load_mesh(path, process=False)
     vertices, faces = len(mesh.vertices), len(mesh.faces)
     _expect(vertices > 0 and faces > 0, f"{path.name}: {vertices} vertices, {faces} triangles")
     _expect(bool(np.isfinite(mesh.vertices).all()), f"{path.name}: vertex coordinates not finite")
-    if colours:
+    if colours == "vertex":
         _expect(mesh.visual.kind == "vertex", f"{path.name}: no vertex colours")
+    elif colours == "texture":
+        _expect(mesh.visual.kind == "texture" and mesh.visual.uv is not None, f"{path.name}: no texture coordinates")
+        material = mesh.visual.material
+        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+        _expect(image is not None, f"{path.name}: no texture image")
+        return f"{vertices} vertices, {faces} triangles, {image.width}x{image.height} texture"
     return f"{vertices} vertices, {faces} triangles"
 
 
@@ -176,7 +187,8 @@ def run_self_test(weights: Path | None = None, stream: TextIO | None = None) -> 
                     report.check(f"depth {kind}", lambda path=path, kind=kind: check_depth_file(path, kind, shape))
                 for fmt in MESH_FORMATS:
                     path = folder / f"{STEM}.{fmt}"
-                    report.check(f"mesh {fmt}", lambda path=path, fmt=fmt: check_mesh(path, colours=fmt != "stl"))
+                    colours = MESH_COLOURS.get(fmt)
+                    report.check(f"mesh {fmt}", lambda path=path, colours=colours: check_mesh(path, colours))
                 report.check("wire frame", lambda: check_wireframe(folder / f"{STEM}{WIREFRAME_SUFFIX}"))
     report.check("runtime imports", no_forbidden_modules)
 

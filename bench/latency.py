@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facedepth.app.pipeline import DEPTH_FILE_SUFFIX, WIREFRAME_SUFFIX, camera_of
+from facedepth.app.pipeline import DEPTH_FILE_SUFFIX, WIREFRAME_SUFFIX, camera_of, sampling_grid, scaled_to_face
 from facedepth.model import resources
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import file_sha256, load_app_estimator
@@ -67,20 +67,27 @@ def bench_depth(service: DepthService, image: Path, runs: int) -> tuple[dict[str
 
 
 def bench_mesh(prediction, settings: MeshSettings, runs: int, out_dir: Path) -> dict[str, list[float]]:
-    """Reconstruction stages and every export for one mesh configuration."""
+    """Reconstruction stages and every export for one mesh configuration, as the pipeline runs them (on the
+    generator's grid for a small face, textured from the photo)."""
     times: dict[str, list[float]] = defaultdict(list)
-    camera = camera_of(prediction)
-    reconstruct(prediction.depth_mm, prediction.image, camera, settings)  # warm-up
+    depth, rgb, grid_camera, side = sampling_grid(prediction)
+    settings = scaled_to_face(settings, side)
+    photo = (prediction.image, camera_of(prediction))
+    reconstruct(depth, rgb, grid_camera, settings, photo=photo)  # warm-up
     for _ in range(runs):
-        recon = reconstruct(prediction.depth_mm, prediction.image, camera, settings)
+        recon = reconstruct(depth, rgb, grid_camera, settings, photo=photo)
         for stage, seconds in recon.timings.items():
             times[stage].append(seconds)
         for fmt in export.MESH_FORMATS:
-            timed(times[f"export {fmt}"], export.save_mesh, recon.mesh, out_dir / f"face.{fmt}", overwrite=True)
+            timed(times[f"export {fmt}"], export.save_mesh, recon.mesh, out_dir / f"face.{fmt}", overwrite=True,
+                  texture=recon.texture)
         timed(times["export wireframe"], export.save_wireframe, recon.wireframe, out_dir / f"face{WIREFRAME_SUFFIX}",
               overwrite=True)
         times["vertices"].append(len(recon.mesh.vertices))
         times["triangles"].append(len(recon.mesh.triangles))
+        for fmt in export.MESH_FORMATS:  # an OBJ's size counts its material and texture image
+            path = out_dir / f"face.{fmt}"
+            times[f"bytes {fmt}"].append(sum(p.stat().st_size for p in [path, *export.mesh_companions(path)]))
     return times
 
 
@@ -134,11 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         configs += [(f"poisson d{d}", MeshSettings(mode="poisson", poisson_depth=d)) for d in depths]
         for name, settings in configs:
             times = bench_mesh(prediction, settings, args.runs, out_dir)
-            sizes[name] = {"vertices": statistics.median(times.pop("vertices")),
-                           "triangles": statistics.median(times.pop("triangles"))}
+            sizes[name] = {key: statistics.median(times.pop(key)) for key in list(times)
+                           if key in ("vertices", "triangles") or key.startswith("bytes ")}
             rows += [(name, stage, samples) for stage, samples in times.items()]
-            print(f"{name}: {sizes[name]['vertices']:.0f} vertices, {sizes[name]['triangles']:.0f} triangles",
-                  flush=True)
+            files = ", ".join(f"{key[6:]} {value / 1e6:.2f} MB" for key, value in sizes[name].items()
+                              if key.startswith("bytes "))
+            print(f"{name}: {sizes[name]['vertices']:.0f} vertices, {sizes[name]['triangles']:.0f} triangles; "
+                  f"files {files}", flush=True)
     print()
     print_table(rows)
 

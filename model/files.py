@@ -55,6 +55,30 @@ def atomic_write(path: Path, writer: Callable[[Path], object], overwrite: bool =
     return path
 
 
+def atomic_write_all(writes: list[tuple[Path, Callable[[Path], None]]], overwrite: bool = False) -> list[Path]:
+    """:func:`atomic_write` for several files that belong together: all are written or none is.
+
+    Every target is checked first (OutputExistsError unless ``overwrite``); if a write fails, the files this
+    call had already created are removed again (files it replaced stay replaced).
+    """
+    if not overwrite:
+        for path, _ in writes:
+            if Path(path).exists():
+                raise OutputExistsError(Path(path))
+    created: list[Path] = []
+    try:
+        for path, writer in writes:
+            existed = Path(path).exists()
+            atomic_write(path, writer, overwrite)
+            if not existed:
+                created.append(Path(path))
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
+    return [Path(path) for path, _ in writes]
+
+
 def atomic_write_bytes(path: Path, data: bytes, overwrite: bool = True) -> Path:
     """Writes ``data`` to ``path`` atomically, creating missing parent folders (replaces by default)."""
     path = Path(path)

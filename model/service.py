@@ -27,6 +27,7 @@ import numpy as np
 
 from facedepth.model import crop, depthcode, spec
 from facedepth.model.face import Face, FaceDetector
+from facedepth.model.imageops import inside_mask
 from facedepth.model.inference import DepthEstimator
 from facedepth.model.progress import Stage
 
@@ -51,6 +52,19 @@ class DepthPrediction:
     """(fx, fy, cx, cy) in image pixels."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage: "detect", "crop", "generator", "uncrop"."""
+
+    def crop_depth_mm(self) -> np.ndarray:
+        """The depth on the generator's own (IMAGE_SIZE x IMAGE_SIZE) crop grid, NaN outside the face and
+        where the crop runs off the photo: the same surface as ``depth_mm``, without its resampling."""
+        size = self.code.shape[0]
+        depth = depthcode.decode(depthcode.trim_prediction(self.code), crop_side_mm=spec.NOMINAL_CROP_SIDE_MM)
+        height, width = self.depth_mm.shape
+        depth[~inside_mask(self.box.to_crop_matrix(size), width, height, size, size)] = np.nan
+        return depth
+
+    def crop_image(self) -> np.ndarray:
+        """The photo resampled onto the crop grid (what the generator was shown, before its own zoom)."""
+        return crop.crop_image(self.image, self.box, self.code.shape[0])
 
 
 def camera_for_box(box: crop.CropBox, width: int, height: int) -> tuple[float, float, float, float]:

@@ -51,6 +51,16 @@ class PinholeCamera:
         z = points[:, 2]
         return points[:, 0] * self.fx / z + self.cx, points[:, 1] * self.fy / z + self.cy
 
+    def resampled(self, matrix: np.ndarray, width: int, height: int) -> PinholeCamera:
+        """The camera of this image resampled by ``matrix`` (2x3, image -> new pixels; a scale and a shift,
+        as in a crop), to a ``width`` x ``height`` image: back-projection gives the same rays."""
+        m = np.asarray(matrix, dtype=np.float64)
+        if abs(m[0, 1]) > 1e-12 or abs(m[1, 0]) > 1e-12:
+            raise ValueError("only a scale and a shift keep a pinhole camera's axes")
+        cx, cy = m @ np.array([self.cx, self.cy, 1.0])
+        return PinholeCamera(fx=self.fx * m[0, 0], fy=self.fy * m[1, 1], cx=float(cx), cy=float(cy),
+                             width=width, height=height)
+
     def check_image(self, shape: tuple[int, ...]) -> None:
         """Raise ValueError unless an array of this shape is an image of this camera's size."""
         if tuple(shape[:2]) != (self.height, self.width):

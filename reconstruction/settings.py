@@ -12,6 +12,9 @@ MESH_FORMATS = ("ply", "obj", "stl", "glb")
 """Mesh files :mod:`facedepth.reconstruction.export` writes (the suffix picks the format)."""
 DEPTH_FORMATS = ("png16", "npy", "color")
 """Depth files :mod:`facedepth.reconstruction.export` writes: 16-bit PNG, float32 .npy, colour map."""
+FINE_POISSON_DEPTH = 8
+"""From this Poisson depth on the octree cell matches a one-pixel spacing of the generator's grid (a face
+500 mm away), so the depth map is sampled at every pixel (stride 1) instead of every ``stride``-th."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class MeshSettings:
     outlier_std: float = 2.0
     """Drop points whose mean neighbour distance exceeds the average by this many standard deviations."""
     stride: int = 2
-    """Use every stride-th pixel row and column (2: a quarter of the points, about 4x faster)."""
+    """Use every stride-th row and column of the generator's 256 x 256 grid (2: a quarter of the points, about
+    4x faster); on a photo where the face is larger, the stride grows to match (see :attr:`grid_stride`)."""
     outlier_neighbors: int = 20
     normal_radius_mm: float = 5.0
     """Neighbourhood for normal estimation (up to 30 points): a few sample spacings on a face."""
@@ -39,6 +43,11 @@ class MeshSettings:
     footprint (tan 84 degrees), so no skin is stretched across a depth discontinuity."""
     n_threads: int = -1
     """Poisson worker threads; -1 = all cores."""
+
+    @property
+    def grid_stride(self) -> int:
+        """The stride on the generator's grid: 1 in Poisson mode from :data:`FINE_POISSON_DEPTH`, else ``stride``."""
+        return 1 if self.mode == "poisson" and self.poisson_depth >= FINE_POISSON_DEPTH else self.stride
 
     def __post_init__(self) -> None:
         if self.mode not in MESH_MODES:

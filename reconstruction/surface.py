@@ -20,6 +20,7 @@ from facedepth.model.progress import Progress, Stage
 from facedepth.reconstruction.camera import PinholeCamera
 from facedepth.reconstruction.pointcloud import check_inputs, depth_to_point_cloud, estimate_normals, remove_outliers
 from facedepth.reconstruction.settings import MeshSettings
+from facedepth.reconstruction.texture import PhotoTexture, photo_texture
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class Reconstruction:
     point_cloud: o3d.geometry.PointCloud
     mesh: o3d.geometry.TriangleMesh
     wireframe: o3d.geometry.LineSet
+    texture: PhotoTexture | None = None
+    """The mesh's texture, cut from the photo it was coloured from."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage, keyed by the stage names passed to ``progress``."""
 
@@ -205,16 +208,21 @@ def reconstruct(
     camera: PinholeCamera,
     settings: MeshSettings | None = None,
     progress: Progress | None = None,
+    photo: tuple[np.ndarray, PinholeCamera] | None = None,
 ) -> Reconstruction:
-    """Depth map + photo -> point cloud, mesh and wire frame, reporting each stage to ``progress`` (which
-    raises Cancelled between stages once the job is cancelled).
+    """Depth map + photo -> point cloud, mesh, texture and wire frame, reporting each stage to ``progress``
+    (which raises Cancelled between stages once the job is cancelled).
 
-    Stages: POINT_CLOUD, NORMALS, POISSON_SURFACE, TRIMMING, WIREFRAME in Poisson mode; POINT_CLOUD,
-    GRID_MESH, TRIMMING, WIREFRAME in grid mode (a heightfield needs no normals).
+    ``photo`` is the full-resolution photo and its camera, when the depth map lies on another grid (the
+    generator's crop, for small faces): the mesh's colours and texture come from it. By default they come
+    from ``rgb`` and ``camera``. Stages: POINT_CLOUD, NORMALS, POISSON_SURFACE, TRIMMING, WIREFRAME in Poisson
+    mode; POINT_CLOUD, GRID_MESH, TRIMMING, WIREFRAME in grid mode (a heightfield needs no normals).
     """
     settings = settings or MeshSettings()
     timings: dict[str, float] = {}
     stage = progress or Progress()
+    photo_rgb, photo_camera = photo if photo is not None else (rgb, camera)
+    photo_camera.check_image(photo_rgb.shape)
 
     with stage.timed(Stage.POINT_CLOUD, timings):
         pcd = depth_to_point_cloud(depth_mm, rgb, camera, settings.stride)
@@ -227,15 +235,18 @@ def reconstruct(
             estimate_normals(pcd, settings.normal_radius_mm)
         with stage.timed(Stage.POISSON_SURFACE, timings):
             mesh, densities = poisson_surface(pcd, settings.poisson_depth, settings.n_threads)
-        with stage.timed(Stage.TRIMMING, timings):
-            mesh = trim_poisson(mesh, densities, settings.trim_quantile, pcd, settings.poisson_depth)
-            color_from_photo(mesh, rgb, camera)  # the cloud may be strided; the photo is not
     else:
         with stage.timed(Stage.GRID_MESH, timings):
             mesh = grid_mesh(depth_mm, rgb, camera, settings.stride, settings.grid_max_slope)
-        with stage.timed(Stage.TRIMMING, timings):
+    with stage.timed(Stage.TRIMMING, timings):
+        if settings.mode == "poisson":
+            mesh = trim_poisson(mesh, densities, settings.trim_quantile, pcd, settings.poisson_depth)
+        else:
             mesh = clean_mesh(mesh)
+        # the cloud may be strided or on the crop grid; the photo is neither
+        color_from_photo(mesh, photo_rgb, photo_camera)
+        texture = photo_texture(photo_rgb, photo_camera, np.asarray(mesh.vertices))
     with stage.timed(Stage.WIREFRAME, timings):
         lines = wireframe(mesh)
     log.debug("reconstruction timings: %s", ", ".join(f"{name} {s:.3f} s" for name, s in timings.items()))
-    return Reconstruction(point_cloud=pcd, mesh=mesh, wireframe=lines, timings=timings)
+    return Reconstruction(point_cloud=pcd, mesh=mesh, wireframe=lines, texture=texture, timings=timings)

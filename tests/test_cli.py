@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import gltf_validator
 import numpy as np
 import open3d as o3d
 import photo_corpus as corpus
@@ -16,8 +17,8 @@ import trimesh
 from facedepth.app import cli
 from facedepth.model import resources
 
-ALL_OUTPUTS = ["{s}.ply", "{s}.obj", "{s}.stl", "{s}.glb", "{s}_depth.png", "{s}_depth.npy",
-               "{s}_depth_color.png", "{s}_wireframe.ply"]
+ALL_OUTPUTS = ["{s}.ply", "{s}.obj", "{s}.mtl", "{s}_texture.png", "{s}.stl", "{s}.glb", "{s}_depth.png",
+               "{s}_depth.npy", "{s}_depth_color.png", "{s}_wireframe.ply"]
 
 
 def _digest(path: Path) -> str:
@@ -55,13 +56,19 @@ def test_end_to_end_writes_every_output(capsys, tmp_path, tiny_weights, face_pho
                              "--poisson-depth", "6")
     assert code == 0, err
     assert "Traceback" not in err and not _error_lines(err)
-    assert "sample_face.jpg: 8 files" in stdout
+    assert "sample_face.jpg: 10 files" in stdout
     assert _names(out) == {name.format(s="sample_face") for name in ALL_OUTPUTS}
     assert _digest(face_photo) == before
 
     for fmt in ("ply", "obj", "stl", "glb"):
         mesh = trimesh.load(out / f"sample_face.{fmt}", force="mesh")
         assert len(mesh.faces) > 100 and np.isfinite(mesh.vertices).all(), fmt
+        if fmt in ("obj", "glb"):  # textured from the photo, at the photo's resolution (the face is small)
+            material = mesh.visual.material
+            image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+            assert mesh.visual.uv is not None and image is not None and 64 < max(image.size) < 512, fmt
+    issues = gltf_validator.validate(out / "sample_face.glb")
+    assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, gltf_validator.errors(issues)
     lines = o3d.io.read_line_set(str(out / "sample_face_wireframe.ply"))
     assert len(lines.lines) > 100
 

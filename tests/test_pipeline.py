@@ -96,3 +96,52 @@ def test_stride_follows_face_size():
     assert scaled_to_face(base, 200.0) is base
     assert scaled_to_face(base, 256.0).stride == 2
     assert scaled_to_face(base, 1024.0).stride == 8
+
+
+def test_small_faces_are_sampled_on_the_generator_grid(pipeline, face_photo):
+    from facedepth.app.pipeline import camera_of, sampling_grid
+
+    prediction = pipeline.run(face_photo, PipelineSettings(mesh=None)).prediction
+    assert prediction.box.side < 256  # the sample's face crop spans about 158 photo pixels
+    depth, rgb, grid_camera, side = sampling_grid(prediction)
+    assert depth.shape == (256, 256) and rgb.shape == (256, 256, 3) and side == 256
+    # the same surface as the depth on the photo's grid: crop samples land where the photo depth agrees
+    rows, cols = np.nonzero(np.isfinite(depth))
+    points = grid_camera.backproject(cols, rows, depth[rows, cols])
+    u, v = camera_of(prediction).project(points)
+    photo_depth = prediction.depth_mm[np.round(v).astype(int), np.round(u).astype(int)]
+    inside = np.isfinite(photo_depth)
+    assert inside.mean() > 0.9
+    assert np.median(np.abs(photo_depth[inside] - depth[rows, cols][inside])) < 0.5
+
+
+def test_small_faces_get_the_generator_grid_s_detail(pipeline, face_photo):
+    result = pipeline.run(face_photo, PipelineSettings(mesh=MeshSettings(mode="grid")))
+    face_pixels = int(np.isfinite(result.prediction.depth_mm).sum())
+    # stride 2 on the 256 grid, where the photo's grid at stride 2 would give face_pixels / 4 vertices
+    assert len(result.reconstruction.mesh.vertices) > 0.5 * face_pixels
+    texture = result.reconstruction.texture
+    x0, y0, x1, y1 = texture.region
+    assert texture.image.shape[:2] == (y1 - y0, x1 - x0)  # the photo's own pixels
+
+
+def test_large_faces_stay_on_the_photo_grid(pipeline, face_photo):
+    from PIL import Image
+
+    from facedepth.app.pipeline import sampling_grid
+
+    rgb = load_photo(face_photo)
+    large = np.asarray(Image.fromarray(rgb).resize((1024, 1024)))
+    prediction = pipeline.run(large, PipelineSettings(mesh=None)).prediction
+    depth, image, _, side = sampling_grid(prediction)
+    assert prediction.box.side > 256 and depth is prediction.depth_mm and image is large and side == prediction.box.side
+
+
+def test_fine_poisson_depths_sample_every_pixel():
+    from facedepth.app.pipeline import scaled_to_face
+
+    assert MeshSettings(poisson_depth=7).grid_stride == 2
+    assert MeshSettings(poisson_depth=8).grid_stride == 1
+    assert MeshSettings(mode="grid", poisson_depth=9).grid_stride == 2
+    assert scaled_to_face(MeshSettings(poisson_depth=9), 256.0).stride == 1
+    assert scaled_to_face(MeshSettings(poisson_depth=9), 1024.0).stride == 4
