@@ -20,6 +20,7 @@ from facedepth.reconstruction import settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WEIGHTS, EXIT_OUTPUT = 0, 1, 2, 3, 4
 MESH_MODES = (*settings.MESH_MODES, "none")
+FACE_CHOICES = ("all", "largest")
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     predict = commands.add_parser("predict", parents=[common], help="make depth maps and meshes from photos",
-                                  description="Estimate the depth of the largest face in each photo and build a mesh.")
+                                  description="Estimate the depth of every face in each photo and build meshes.")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photo files (JPEG, PNG, ...)")
     predict.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR",
                          help="folder for the results (created if missing)")
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--poisson-depth", type=_poisson_depth, default=MeshSettings.poisson_depth, metavar="N",
                          help="octree depth of the Poisson solver, {}-{} (default %(default)s; higher = finer, "
                               "slower)".format(*settings.POISSON_DEPTH_RANGE))
+    predict.add_argument("--faces", choices=FACE_CHOICES, default="all",
+                         help="all: every face found, as <stem>_face1.*, <stem>_face2.*, ... numbered left to right "
+                              "when there are several (default); largest: only the largest, as <stem>.*")
     predict.add_argument("--no-detect", action="store_true",
                          help="skip face detection and treat the whole image as the face crop")
     predict.add_argument("--no-wireframe", action="store_true", help="do not write <stem>_wireframe.ply")
@@ -121,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from facedepth.app.pipeline import PipelineSettings, output_paths, save_outputs
+    from facedepth.app.pipeline import PipelineSettings
     from facedepth.reconstruction.surface import MeshSettings
 
     pipeline = _load_pipeline(args.weights)
@@ -140,24 +144,76 @@ def _predict(args: argparse.Namespace) -> int:
                 if stem in stems:
                     raise ValueError(f"outputs would be named like those of {stems[stem]}; rename one of them")
                 stems[stem] = image
-                targets = output_paths(out_dir, stem, args.formats, args.save_depth, not args.no_wireframe,
-                                       with_mesh=mesh is not None)
-                _check_targets(targets, inputs, args.overwrite)
-                result = pipeline.run(image, settings, progress=lambda stage, _f: bar.set_postfix_str(stage))
-                written = save_outputs(result, out_dir, stem, args.formats, args.save_depth, args.overwrite,
-                                       wireframe=not args.no_wireframe)
+                failures += _predict_photo(args, pipeline, settings, image, out_dir, inputs, bar)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
                 failures += 1
-                tqdm.write(f"error: {image}: {_reason(exc, args.verbose)}", file=sys.stderr)
-                if args.verbose and not _expected(exc):
-                    traceback.print_exc()
-                continue
-            tqdm.write(f"{image}: {len(written)} files in {out_dir} ({result.timings['total']:.1f} s)", file=sys.stdout)
-            for path in written:
-                logger.info("  %s", path)
+                _report_failure(image, exc, args.verbose)
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _predict_photo(args: argparse.Namespace, pipeline, settings, image: Path, out_dir: Path, inputs: set[Path],
+                   bar) -> int:
+    """Every face of one photo (or the largest, with ``--faces largest``); returns how many faces failed.
+
+    A problem with the photo as a whole (unreadable, no face, an output that exists) raises before anything is
+    written; a face that fails later is reported on its own line and the others still run.
+    """
+    import time
+
+    from tqdm import tqdm
+
+    from facedepth.app.pipeline import face_stems, output_paths, save_outputs
+    from facedepth.model.imageio import load_photo
+
+    started = time.perf_counter()
+    bar.set_postfix_str("loading")
+    rgb = load_photo(image)
+    bar.set_postfix_str("detecting faces")
+    found = pipeline.find_faces(rgb, settings)
+    faces = found if args.faces == "all" else [max(found, key=lambda face: face.area if face else 0.0)]
+    stems = face_stems(image.stem, len(faces))
+    with_mesh = settings.mesh is not None
+    targets = {stem: output_paths(out_dir, stem, args.formats, args.save_depth, not args.no_wireframe,
+                                  with_mesh=with_mesh) for stem in stems}
+    _check_targets([path for paths in targets.values() for path in paths], inputs, args.overwrite)
+
+    written: list[Path] = []
+    failed = 0
+    for number, (stem, face) in enumerate(zip(stems, faces, strict=True), start=1):
+        label = f"face {number}: " if len(faces) > 1 else ""
+        try:
+            result = pipeline.run(rgb, settings, face=face,
+                                  progress=lambda stage, _f, label=label: bar.set_postfix_str(f"{label}{stage}"))
+            written += save_outputs(result, out_dir, stem, args.formats, args.save_depth, args.overwrite,
+                                    wireframe=not args.no_wireframe)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            if len(faces) == 1:
+                raise
+            failed += 1
+            _report_failure(image, exc, args.verbose, label)
+    seconds = time.perf_counter() - started
+    files = f"{len(written)} file{'s' if len(written) != 1 else ''} in {out_dir} ({seconds:.1f} s)"
+    if len(found) == 1:
+        summary = f"{image}: {files}"
+    else:
+        done = "the largest" if args.faces == "largest" else f"{len(faces) - failed} done"
+        summary = f"{image}: {len(found)} faces found, {done}: {files}"
+    tqdm.write(summary, file=sys.stdout)
+    for path in written:
+        logger.info("  %s", path)
+    return failed
+
+
+def _report_failure(image: Path, exc: Exception, verbose: int, label: str = "") -> None:
+    from tqdm import tqdm
+
+    tqdm.write(f"error: {image}: {label}{_reason(exc, verbose)}", file=sys.stderr)
+    if verbose and not _expected(exc):
+        traceback.print_exc()
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """Photo -> depth -> mesh, and writing the results: the glue shared by the CLI and the GUI (no Kivy here).
 
-Output names for a photo with stem ``<stem>``: ``<stem>.<ply|obj|stl|glb>`` (mesh), ``<stem>_depth.png``
-(16-bit depth, 0.1 mm steps), ``<stem>_depth.npy`` (float32 mm, NaN outside the face, the photo's full
-size), ``<stem>_depth_color.png`` (colour map) and ``<stem>_wireframe.ply`` (the mesh's edges).
+Output names for a face with stem ``<stem>`` (the photo's, or ``<stem>_face1`` ... when a photo has several
+faces): ``<stem>.<ply|obj|stl|glb>`` (mesh; an OBJ with ``<stem>.mtl`` and ``<stem>_texture.png``),
+``<stem>_depth.png`` (16-bit depth, 0.1 mm steps), ``<stem>_depth.npy`` (float32 mm, NaN outside the face,
+the photo's full size), ``<stem>_depth_color.png`` (colour map) and ``<stem>_wireframe.ply`` (the mesh's
+edges).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from facedepth.model import spec
+from facedepth.model.face import Face
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import load_app_estimator
 from facedepth.model.progress import Progress, Stage
@@ -70,15 +73,24 @@ class Pipeline:
             self._service = DepthService(load_app_estimator(self.weights))
         return self._service
 
+    def find_faces(self, rgb: np.ndarray, settings: PipelineSettings | None = None) -> list[Face | None]:
+        """The faces :meth:`run` can be asked for, numbered left to right (see :func:`face_stems`); ``[None]``
+        (the whole image) when detection is off. Raises NoFaceError when detection finds nothing."""
+        if settings is not None and not settings.detect:
+            return [None]
+        return sorted(self.service.find_faces(rgb), key=lambda face: face.box[0] + face.box[2])
+
     def run(
         self,
         source: Path | np.ndarray,
         settings: PipelineSettings | None = None,
         progress: Callable[[Stage, float], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        face: Face | None = None,
     ) -> PipelineResult:
-        """One photo (a file or an RGB uint8 array) through depth estimation and, if asked, meshing;
-        ``progress(stage, fraction)`` hears each :class:`~facedepth.model.progress.Stage` as it starts.
+        """One photo (a file or an RGB uint8 array) through depth estimation and, if asked, meshing, for
+        ``face`` (one of :meth:`find_faces`) or else the largest face; ``progress(stage, fraction)`` hears each
+        :class:`~facedepth.model.progress.Stage` as it starts.
 
         Raises ImageLoadError, NoFaceError, WeightsError, ValueError("too few face points ...") and
         model.progress.Cancelled when ``cancelled()`` turns True between stages.
@@ -97,7 +109,7 @@ class Pipeline:
         rgb = load_photo(Path(source)) if not isinstance(source, np.ndarray) else source
         timings["load"] = time.perf_counter() - start
 
-        prediction = self.service.predict(rgb, detect=settings.detect, progress=stage)
+        prediction = self.service.predict(rgb, detect=settings.detect, progress=stage, face=face)
         timings.update(prediction.timings)
 
         recon = None
@@ -110,6 +122,12 @@ class Pipeline:
             progress(Stage.DONE, Stage.DONE.fraction)
         timings["total"] = time.perf_counter() - started
         return PipelineResult(prediction=prediction, reconstruction=recon, timings=timings)
+
+
+def face_stems(stem: str, count: int) -> list[str]:
+    """Output stems for the faces of one photo: ``stem`` for a single face, else ``<stem>_face1`` ...
+    ``<stem>_faceN`` (faces numbered left to right, as :meth:`Pipeline.find_faces` orders them)."""
+    return [stem] if count == 1 else [f"{stem}_face{number}" for number in range(1, count + 1)]
 
 
 def sampling_grid(prediction: DepthPrediction) -> tuple[np.ndarray, np.ndarray, PinholeCamera, float]:

@@ -1,6 +1,6 @@
 """One RGB photo -> metric depth map on the photo's own pixel grid, plus the camera that goes with it.
 
-Steps: find the largest face (dlib, 68 landmarks) -> square crop box from landmarks 18-68
+Steps: find the faces (dlib, 68 landmarks; the largest unless one is named) -> square crop box from landmarks 18-68
 (:func:`facedepth.model.crop.box_from_landmarks`; the whole image when detection is off) -> 256 x 256 crop scaled
 to [-1, 1] -> generator -> depth code (256 x 256) -> code resampled back onto the photo (bilinear; off
 the crop = background) -> face mask ``code < spec.MASK_THRESHOLD`` -> millimetres with
@@ -73,6 +73,11 @@ def camera_for_box(box: crop.CropBox, width: int, height: int) -> tuple[float, f
     return f, f, (width - 1) / 2, (height - 1) / 2
 
 
+def _check_rgb(rgb: np.ndarray) -> None:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
+
+
 class DepthService:
     """Face detection + depth generator; reuse one instance for many photos (models load once)."""
 
@@ -80,29 +85,35 @@ class DepthService:
         self.estimator = estimator
         self.detector = detector if detector is not None else FaceDetector()
 
+    def find_faces(self, rgb: np.ndarray) -> list[Face]:
+        """Every face in ``rgb``, largest first; NoFaceError when there is none."""
+        _check_rgb(rgb)
+        faces = self.detector.detect(rgb)
+        if not faces:
+            raise NoFaceError("no face found in the image; use --no-detect to process the whole image")
+        return faces
+
     def predict(self, rgb: np.ndarray, detect: bool = True,
-                progress: Callable[[Stage], None] | None = None) -> DepthPrediction:
-        """Depth of the largest face in ``rgb`` (H, W, 3 uint8), or of the whole image when ``detect`` is off.
+                progress: Callable[[Stage], None] | None = None, face: Face | None = None) -> DepthPrediction:
+        """Depth of ``face`` (found by :meth:`find_faces`) or else of the largest face in ``rgb`` (H, W, 3
+        uint8), or of the whole image when ``detect`` is off.
 
         ``progress`` (optional, e.g. a :class:`~facedepth.model.progress.Progress`) is called with
         Stage.DETECTING_FACE and Stage.ESTIMATING_DEPTH as they start.
         """
         report = progress or (lambda _stage: None)
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
+        _check_rgb(rgb)
         height, width = rgb.shape[:2]
         timings: dict[str, float] = {}
 
         start = time.perf_counter()
-        face = None
         if detect:
             report(Stage.DETECTING_FACE)
-            face = self.detector.largest(rgb)
             if face is None:
-                raise NoFaceError("no face found in the image; use --no-detect to process the whole image")
+                face = self.find_faces(rgb)[0]
             box = crop.box_from_landmarks(face.landmarks)
         else:
-            box = crop.whole_image_box(width, height)
+            face, box = None, crop.whole_image_box(width, height)
         timings["detect"] = time.perf_counter() - start
 
         report(Stage.ESTIMATING_DEPTH)

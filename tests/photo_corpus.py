@@ -95,6 +95,19 @@ def decompression_bomb(folder: Path) -> Path:
     return path
 
 
+def two_faces_side_by_side(folder: Path, sample: Path) -> Path:
+    """Two faces that dlib finds: the sample's head at 0.8 x size on the left, mirrored at full size on the
+    right (so the largest face is the second from the left)."""
+    part = Image.open(sample).convert("RGB").crop((80, 0, 400, 340))
+    left = part.resize((round(part.width * 0.8), round(part.height * 0.8)), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (left.width + part.width, part.height), (90, 90, 90))
+    canvas.paste(left, (0, (part.height - left.height) // 2))
+    canvas.paste(part.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (left.width, 0))
+    path = folder / "pair.jpg"
+    canvas.save(path, quality=95)
+    return path
+
+
 def two_faces(folder: Path, sample: Path) -> Path:
     """The sample with a half-size copy beside it: the full-size face is the largest."""
     big = Image.open(sample).convert("RGB")

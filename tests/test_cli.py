@@ -159,6 +159,67 @@ def test_largest_of_two_faces(capsys, tmp_path, tiny_weights, face_photo):
     assert columns.max() < 512  # all depth on the full-size face, none on the half-size copy at x >= 512
 
 
+def test_every_face_gets_a_complete_textured_set(capsys, tmp_path, tiny_weights, face_photo):
+    photo = corpus.two_faces_side_by_side(tmp_path, face_photo)
+    out = tmp_path / "out"
+    code, stdout, err = _run(capsys, "predict", photo, "-o", out, "--weights", tiny_weights, "--mesh", "grid")
+    assert code == 0 and not _error_lines(err), err
+    assert "pair.jpg: 2 faces found, 2 done: 20 files" in stdout
+    assert _names(out) == {name.format(s=f"pair_face{n}") for name in ALL_OUTPUTS for n in (1, 2)}
+    split = 256  # the left copy is 256 pixels wide
+    left, right = (np.isfinite(np.load(out / f"pair_face{n}_depth.npy")) for n in (1, 2))
+    assert left.any() and right.any()
+    assert np.nonzero(left.any(axis=0))[0].max() < split <= np.nonzero(right.any(axis=0))[0].min()
+    for n in (1, 2):
+        mesh = trimesh.load(out / f"pair_face{n}.glb", force="mesh", process=False)
+        assert mesh.visual.kind == "texture" and len(mesh.faces) > 100
+
+
+def test_faces_largest_writes_one_set_for_the_largest(capsys, tmp_path, tiny_weights, face_photo):
+    photo = corpus.two_faces_side_by_side(tmp_path, face_photo)
+    out = tmp_path / "out"
+    code, stdout, err = _run(capsys, "predict", photo, "-o", out, "--weights", tiny_weights, "--mesh", "none",
+                             "--save-depth", "npy", "--faces", "largest")
+    assert code == 0, err
+    assert "2 faces found, the largest: 1 file in" in stdout
+    assert _names(out) == {"pair_depth.npy"}
+    columns = np.nonzero(np.isfinite(np.load(out / "pair_depth.npy")).any(axis=0))[0]
+    assert columns.min() >= 256  # the full-size face on the right
+
+
+def test_a_failing_face_does_not_stop_the_other(capsys, tmp_path, tiny_weights, face_photo, monkeypatch):
+    from facedepth.app.pipeline import Pipeline
+
+    photo = corpus.two_faces_side_by_side(tmp_path, face_photo)
+    out = tmp_path / "out"
+    real_run = Pipeline.run
+
+    def run(self, source, settings=None, progress=None, cancelled=None, face=None):
+        if face is not None and face.box[0] < 256:
+            raise ValueError("too few face points: 12 usable depth samples, need 100")
+        return real_run(self, source, settings, progress, cancelled, face)
+
+    monkeypatch.setattr(Pipeline, "run", run)
+    code, stdout, err = _run(capsys, "predict", photo, "-o", out, "--weights", tiny_weights, "--mesh", "grid",
+                             "--formats", "obj")
+    assert code == 1
+    _assert_one_error(err, "pair.jpg", "face 1:", "too few face points")
+    assert "2 faces found, 1 done" in stdout
+    assert _names(out) == {"pair_face2.obj", "pair_face2.mtl", "pair_face2_texture.png", "pair_face2_depth.png",
+                           "pair_face2_depth.npy", "pair_face2_depth_color.png", "pair_face2_wireframe.ply"}
+
+
+def test_an_existing_output_of_any_face_stops_the_whole_photo(capsys, tmp_path, tiny_weights, face_photo):
+    photo = corpus.two_faces_side_by_side(tmp_path, face_photo)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "pair_face2_texture.png").write_bytes(b"old")
+    code, _, err = _run(capsys, "predict", photo, "-o", out, "--weights", tiny_weights, "--mesh", "grid")
+    assert code == 1
+    _assert_one_error(err, "pair_face2_texture.png", "--overwrite")
+    assert _names(out) == {"pair_face2_texture.png"}
+
+
 def test_batch_goes_on_after_a_failure(capsys, tmp_path, tiny_weights, face_photo, no_face_photo):
     bad = corpus.text_as_jpeg(tmp_path)
     out = tmp_path / "out"
