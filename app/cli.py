@@ -58,8 +58,26 @@ def _poisson_depth(text: str) -> int:
     return value
 
 
+def _millimetres(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from facedepth.reconstruction.settings import DEPTH_FORMATS, MESH_FORMATS, MeshSettings
+    from facedepth.reconstruction.settings import (
+        DEPTH_FORMATS,
+        MESH_FORMATS,
+        MESH_OUTPUTS,
+        SOLID_FORMAT,
+        SOLID_SUFFIX,
+        MeshSettings,
+        SolidSettings,
+    )
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--weights", type=Path, metavar="PATH",
@@ -75,9 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photo files (JPEG, PNG, ...)")
     predict.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR",
                          help="folder for the results (created if missing)")
-    predict.add_argument("--formats", type=_format_list(MESH_FORMATS), default=list(MESH_FORMATS),
+    predict.add_argument("--formats", type=_format_list(MESH_OUTPUTS), default=list(MESH_FORMATS),
                          metavar="LIST",
-                         help=f"mesh files to write (default {','.join(MESH_FORMATS)}; 'none' for none)")
+                         help=f"mesh files to write (default {','.join(MESH_FORMATS)}; 'none' for none; "
+                              f"{SOLID_FORMAT}: a printable solid, <stem>{SOLID_SUFFIX})")
+    predict.add_argument("--solid", action="store_true", help=f"also write the printable solid (as {SOLID_FORMAT})")
+    predict.add_argument("--solid-width", type=_millimetres, default=SolidSettings.width_mm, metavar="MM",
+                         help="the solid's width across the face in mm (default %(default)g)")
+    predict.add_argument("--solid-base", type=_millimetres, default=SolidSettings.base_mm, metavar="MM",
+                         help="the solid's flat back: thickness behind the deepest point in mm (default %(default)g)")
     predict.add_argument("--save-depth", type=_format_list(DEPTH_FORMATS), default=list(DEPTH_FORMATS),
                          metavar="LIST",
                          help=f"depth files to write (default {','.join(DEPTH_FORMATS)}; 'none' for none)")
@@ -126,8 +150,14 @@ def _predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facedepth.app.pipeline import PipelineSettings
-    from facedepth.reconstruction.surface import MeshSettings
+    from facedepth.reconstruction.settings import SOLID_FORMAT, MeshSettings, SolidSettings
 
+    if args.solid and SOLID_FORMAT not in args.formats:
+        args.formats.append(SOLID_FORMAT)
+    try:
+        args.solid_settings = SolidSettings(width_mm=args.solid_width, base_mm=args.solid_base)
+    except ValueError as exc:
+        raise UsageError(str(exc), EXIT_USAGE) from exc
     pipeline = _load_pipeline(args.weights)
     out_dir = _prepare_output_dir(args.output)
     mesh = None if args.mesh == "none" else MeshSettings(mode=args.mesh, poisson_depth=args.poisson_depth)
@@ -187,7 +217,7 @@ def _predict_photo(args: argparse.Namespace, pipeline, settings, image: Path, ou
             result = pipeline.run(rgb, settings, face=face,
                                   progress=lambda stage, _f, label=label: bar.set_postfix_str(f"{label}{stage}"))
             written += save_outputs(result, out_dir, stem, args.formats, args.save_depth, args.overwrite,
-                                    wireframe=not args.no_wireframe)
+                                    wireframe=not args.no_wireframe, solid=args.solid_settings)
         except KeyboardInterrupt:
             raise
         except Exception as exc:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import trimesh
 
 from facedepth.model import spec
 from facedepth.model.face import Face
@@ -26,6 +27,8 @@ from facedepth.model.progress import Progress, Stage
 from facedepth.model.service import DepthPrediction, DepthService
 from facedepth.reconstruction import export
 from facedepth.reconstruction.camera import PinholeCamera
+from facedepth.reconstruction.settings import SolidSettings
+from facedepth.reconstruction.solid import relief_solid
 from facedepth.reconstruction.surface import MeshSettings, Reconstruction, reconstruct
 
 logger = logging.getLogger(__name__)
@@ -124,6 +127,13 @@ class Pipeline:
         return PipelineResult(prediction=prediction, reconstruction=recon, timings=timings)
 
 
+def solid_of(prediction: DepthPrediction, settings: SolidSettings | None = None) -> trimesh.Trimesh:
+    """The printable relief of a prediction, from the depth on :func:`sampling_grid`'s grid at the generator's
+    full resolution (every pixel of the 256 grid, every few photo pixels of a larger face)."""
+    depth, _, camera, side = sampling_grid(prediction)
+    return relief_solid(depth, camera, settings, stride=max(1, math.ceil(side / spec.IMAGE_SIZE)))
+
+
 def face_stems(stem: str, count: int) -> list[str]:
     """Output stems for the faces of one photo: ``stem`` for a single face, else ``<stem>_face1`` ...
     ``<stem>_faceN`` (faces numbered left to right, as :meth:`Pipeline.find_faces` orders them)."""
@@ -160,14 +170,17 @@ def output_paths(out_dir: Path, stem: str, mesh_formats: Iterable[str], depth_fo
     out_dir = Path(out_dir)
     mesh_formats, depth_formats = list(mesh_formats), list(depth_formats)
     for fmt in mesh_formats:
-        if fmt not in export.MESH_FORMATS:
-            raise ValueError(f"unknown mesh format {fmt!r} (choose from {', '.join(export.MESH_FORMATS)})")
+        if fmt not in export.MESH_OUTPUTS:
+            raise ValueError(f"unknown mesh format {fmt!r} (choose from {', '.join(export.MESH_OUTPUTS)})")
     for fmt in depth_formats:
         if fmt not in export.DEPTH_FORMATS:
             raise ValueError(f"unknown depth format {fmt!r} (choose from {', '.join(export.DEPTH_FORMATS)})")
     paths = [out_dir / f"{stem}{DEPTH_FILE_SUFFIX[fmt]}" for fmt in depth_formats]
     if with_mesh:
         for fmt in mesh_formats:
+            if fmt == export.SOLID_FORMAT:
+                paths.append(out_dir / f"{stem}{export.SOLID_SUFFIX}")
+                continue
             mesh_path = out_dir / f"{stem}.{fmt}"
             paths += [*export.mesh_companions(mesh_path), mesh_path]
         if wireframe:
@@ -176,8 +189,10 @@ def output_paths(out_dir: Path, stem: str, mesh_formats: Iterable[str], depth_fo
 
 
 def save_outputs(result: PipelineResult, out_dir: Path, stem: str, mesh_formats: Iterable[str],
-                 depth_formats: Iterable[str], overwrite: bool, wireframe: bool = True) -> list[Path]:
-    """Writes the depth files and (when a mesh was built) meshes, textures and wire frame; returns the paths.
+                 depth_formats: Iterable[str], overwrite: bool, wireframe: bool = True,
+                 solid: SolidSettings | None = None) -> list[Path]:
+    """Writes the depth files and (when a mesh was built) meshes, textures, the printable solid (format
+    ``stl-solid``, sized by ``solid``) and wire frame; returns the paths.
 
     All-or-nothing for one photo: every target is checked before anything is written (an existing one
     raises OutputExistsError unless ``overwrite``), and if a write fails, the files this call had
@@ -199,7 +214,12 @@ def save_outputs(result: PipelineResult, out_dir: Path, stem: str, mesh_formats:
             export.save_depth(depth, out_dir / f"{stem}{DEPTH_FILE_SUFFIX[kind]}", kind, overwrite=overwrite)
         if recon is not None:
             for fmt in mesh_formats:
-                export.save_mesh(recon.mesh, out_dir / f"{stem}.{fmt}", overwrite=overwrite, texture=recon.texture)
+                if fmt == export.SOLID_FORMAT:
+                    export.save_solid(solid_of(result.prediction, solid), out_dir / f"{stem}{export.SOLID_SUFFIX}",
+                                      overwrite=overwrite)
+                else:
+                    export.save_mesh(recon.mesh, out_dir / f"{stem}.{fmt}", overwrite=overwrite,
+                                     texture=recon.texture)
             if wireframe:
                 export.save_wireframe(recon.wireframe, out_dir / f"{stem}{WIREFRAME_SUFFIX}", overwrite=overwrite)
     except BaseException:

@@ -18,7 +18,7 @@ from facedepth.model.depthcode import valid_depth
 from facedepth.model.files import OutputExistsError, atomic_write, atomic_write_all
 from facedepth.reconstruction.camera import EXPORT_ROTATION
 from facedepth.reconstruction.colormap import turbo
-from facedepth.reconstruction.settings import DEPTH_FORMATS, MESH_FORMATS
+from facedepth.reconstruction.settings import DEPTH_FORMATS, MESH_FORMATS, MESH_OUTPUTS, SOLID_FORMAT, SOLID_SUFFIX
 from facedepth.reconstruction.texture import PhotoTexture
 
 DEPTH_SUFFIX = {"png16": ".png", "npy": ".npy", "color": ".png"}
@@ -29,8 +29,8 @@ PNG16_STEPS_PER_MM = 10.0
 """png16 stores depth in 0.1 mm steps, 0 = no depth, so at most 6553.5 mm."""
 
 
-__all__ = ["DEPTH_FORMATS", "MESH_FORMATS", "OutputExistsError", "atomic_write", "colorize_depth", "save_depth",
-           "save_mesh", "save_wireframe"]
+__all__ = ["DEPTH_FORMATS", "MESH_FORMATS", "MESH_OUTPUTS", "SOLID_FORMAT", "SOLID_SUFFIX", "OutputExistsError",
+           "atomic_write", "colorize_depth", "save_depth", "save_mesh", "save_solid", "save_wireframe"]
 
 
 def _check(ok: bool, path: Path) -> None:
@@ -114,6 +114,13 @@ def save_mesh(mesh: o3d.geometry.TriangleMesh, path: Path, overwrite: bool = Fal
         ], overwrite)
         return Path(path)
     data = _as_bytes(to_trimesh(exported, uv, texture).export(file_type=fmt))
+    return atomic_write(path, lambda temp: temp.write_bytes(data), overwrite)
+
+
+def save_solid(solid: trimesh.Trimesh, path: Path, overwrite: bool = False) -> Path:
+    """Write a printable solid as binary STL (millimetres, z up from the flat back)."""
+    _suffix(path, ("stl",), "solid")
+    data = _as_bytes(solid.export(file_type="stl"))
     return atomic_write(path, lambda temp: temp.write_bytes(data), overwrite)
 
 

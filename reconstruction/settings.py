@@ -10,6 +10,11 @@ POISSON_DEPTH_RANGE = (4, 12)
 """Octree depths :class:`MeshSettings` accepts (inclusive)."""
 MESH_FORMATS = ("ply", "obj", "stl", "glb")
 """Mesh files :mod:`facedepth.reconstruction.export` writes (the suffix picks the format)."""
+SOLID_FORMAT = "stl-solid"
+"""The printable solid (:mod:`facedepth.reconstruction.solid`), written as ``<stem>`` + ``SOLID_SUFFIX``."""
+SOLID_SUFFIX = "_solid.stl"
+MESH_OUTPUTS = (*MESH_FORMATS, SOLID_FORMAT)
+"""What a list of mesh outputs may name: the mesh formats and the printable solid."""
 DEPTH_FORMATS = ("png16", "npy", "color")
 """Depth files :mod:`facedepth.reconstruction.export` writes: 16-bit PNG, float32 .npy, colour map."""
 FINE_POISSON_DEPTH = 8
@@ -61,3 +66,19 @@ class MeshSettings:
             raise ValueError(f"stride must be >= 1, got {self.stride}")
         if self.outlier_std <= 0 or self.outlier_neighbors < 1:
             raise ValueError("outlier removal needs outlier_std > 0 and outlier_neighbors >= 1")
+
+
+@dataclass(frozen=True)
+class SolidSettings:
+    """The printable solid's size (:mod:`facedepth.reconstruction.solid`), with the CLI's and the app's defaults."""
+
+    width_mm: float = 60.0
+    """Width of the face across, in millimetres."""
+    base_mm: float = 3.0
+    """Material behind the face's deepest point: the flat back's thickness."""
+
+    def __post_init__(self) -> None:
+        if not 5.0 <= self.width_mm <= 1000.0:
+            raise ValueError(f"solid width must be between 5 and 1000 mm, got {self.width_mm:g}")
+        if not 0.5 <= self.base_mm <= 100.0:
+            raise ValueError(f"solid base must be between 0.5 and 100 mm, got {self.base_mm:g}")

@@ -220,6 +220,28 @@ def test_an_existing_output_of_any_face_stops_the_whole_photo(capsys, tmp_path, 
     assert _names(out) == {"pair_face2_texture.png"}
 
 
+def test_solid_is_a_printable_stl_of_the_asked_width(capsys, tmp_path, tiny_weights, face_photo):
+    out = tmp_path / "out"
+    code, stdout, err = _run(capsys, "predict", face_photo, "-o", out, "--weights", tiny_weights, "--mesh", "grid",
+                             "--formats", "stl", "--solid", "--solid-width", "80", "--save-depth", "none",
+                             "--no-wireframe")
+    assert code == 0, err
+    assert _names(out) == {"sample_face.stl", "sample_face_solid.stl"}
+    solid = trimesh.load(out / "sample_face_solid.stl", force="mesh")
+    assert solid.is_watertight and solid.is_winding_consistent and solid.volume > 0
+    assert solid.extents[0] == pytest.approx(80.0, abs=0.01)
+    open_shell = trimesh.load(out / "sample_face.stl", force="mesh")
+    assert not open_shell.is_watertight  # the plain STL stays the face surface alone
+
+
+def test_solid_size_outside_its_range_is_a_usage_error(capsys, tmp_path, tiny_weights, face_photo):
+    code, _, err = _run(capsys, "predict", face_photo, "-o", tmp_path / "out", "--weights", tiny_weights,
+                        "--formats", "stl-solid", "--solid-width", "2")
+    assert code == cli.EXIT_USAGE
+    _assert_one_error(err, "solid width must be between 5 and 1000 mm")
+    assert not (tmp_path / "out").exists()
+
+
 def test_batch_goes_on_after_a_failure(capsys, tmp_path, tiny_weights, face_photo, no_face_photo):
     bad = corpus.text_as_jpeg(tmp_path)
     out = tmp_path / "out"
@@ -303,8 +325,9 @@ def test_damaged_weights(capsys, tmp_path, tiny_weights, face_photo, damage):
     "args",
     [["predict", "x.jpg"], ["predict", "x.jpg", "-o", "o", "--formats", "fbx"],
      ["predict", "x.jpg", "-o", "o", "--poisson-depth", "99"], ["predict", "x.jpg", "-o", "o", "--mesh", "cubes"],
+     ["predict", "x.jpg", "-o", "o", "--faces", "some"], ["predict", "x.jpg", "-o", "o", "--solid-width", "-3"],
      ["frobnicate"], []],
-    ids=["no-output", "format", "poisson-depth", "mesh", "command", "nothing"],
+    ids=["no-output", "format", "poisson-depth", "mesh", "faces", "solid-width", "command", "nothing"],
 )
 def test_usage_errors_exit_2(capsys, args):
     code, _, err = _run(capsys, *args)
