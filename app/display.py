@@ -113,7 +113,7 @@ def result_view(result: PipelineResult) -> ResultView:
                       timings=dict(result.timings))
     recon = result.reconstruction
     if recon is not None:
-        view.scene = scene_buffers(recon.mesh, recon.point_cloud, recon.wireframe)
+        view.scene = scene_buffers(recon.mesh, recon.point_cloud, recon.wireframe, recon.texture)
         view.triangles, view.vertices = len(recon.mesh.triangles), len(recon.mesh.vertices)
         view.lines, view.points = len(recon.wireframe.lines), len(recon.point_cloud.points)
     return view

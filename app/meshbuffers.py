@@ -4,7 +4,8 @@ Kivy draws a ``Mesh`` with 16-bit indices, so one instruction can address at mos
 are cut into runs of ``MAX_CHUNK_VERTICES // 3`` and each run gets its own compact vertex table, which keeps
 every chunk within the limit whatever the mesh's vertex order (vertices shared across runs are repeated).
 
-Every vertex is ``VERTEX_FLOATS`` float32 values: position (3), normal (3), colour (3), in the viewer's frame:
+Every vertex is ``VERTEX_FLOATS`` float32 values: position (3), normal (3), colour (3), texture coordinate (2,
+origin bottom-left; zero without a texture), in the viewer's frame:
 the mesh is moved to its bounding-box centre and scaled so that its largest extent is 2, then turned from the
 camera frame (x right, y down, z forward) into OpenGL's (x right, y up, z towards the viewer).
 """
@@ -19,8 +20,10 @@ import numpy as np
 if TYPE_CHECKING:  # the window unpickles these buffers without loading Open3D
     import open3d as o3d
 
+    from facedepth.reconstruction.texture import PhotoTexture
+
 MAX_CHUNK_VERTICES = 65_535
-VERTEX_FLOATS = 9
+VERTEX_FLOATS = 11
 SHADED_COLOR = (0.78, 0.76, 0.74)
 """Clay-like grey for the shaded mode."""
 _TO_GL = np.array([1.0, -1.0, -1.0])
@@ -56,6 +59,8 @@ class SceneBuffers:
     """Bounding-box centre of the mesh in the camera frame (mm)."""
     scale: float
     """Viewer units per millimetre."""
+    texture: np.ndarray | None = None
+    """(h, w, 3) uint8 RGB image (top row first) that the triangles' texture coordinates point into."""
 
 
 def chunked(mode: str, vertex_table: np.ndarray, elements: np.ndarray) -> GeometryBuffers:
@@ -76,9 +81,9 @@ def chunked(mode: str, vertex_table: np.ndarray, elements: np.ndarray) -> Geomet
 
 
 def scene_buffers(mesh: o3d.geometry.TriangleMesh, point_cloud: o3d.geometry.PointCloud | None = None,
-                  lines: o3d.geometry.LineSet | None = None) -> SceneBuffers:
-    """Vertex/index arrays for the mesh (triangles), its wire frame (lines, the mesh's edges) and the point
-    cloud (points; the mesh's vertices when no cloud is given)."""
+                  lines: o3d.geometry.LineSet | None = None, texture: PhotoTexture | None = None) -> SceneBuffers:
+    """Vertex/index arrays for the mesh (triangles, with texture coordinates into ``texture``), its wire
+    frame (lines, the mesh's edges) and the point cloud (points; the mesh's vertices when no cloud is given)."""
     positions = np.asarray(mesh.vertices, dtype=np.float64)
     triangles = np.asarray(mesh.triangles, dtype=np.int64)
     if len(triangles) == 0:
@@ -93,7 +98,8 @@ def scene_buffers(mesh: o3d.geometry.TriangleMesh, point_cloud: o3d.geometry.Poi
         return (points - center) * scale * _TO_GL
 
     colors = np.asarray(mesh.vertex_colors) if mesh.has_vertex_colors() else np.tile(SHADED_COLOR, (len(positions), 1))
-    table = np.hstack([to_view(positions), np.asarray(mesh.vertex_normals) * _TO_GL, colors])
+    uv = texture.uv(positions) if texture is not None else np.zeros((len(positions), 2))
+    table = np.hstack([to_view(positions), np.asarray(mesh.vertex_normals) * _TO_GL, colors, uv])
     tri = chunked("triangles", table, triangles)
 
     if lines is None or len(lines.points) != len(positions):
@@ -110,6 +116,7 @@ def scene_buffers(mesh: o3d.geometry.TriangleMesh, point_cloud: o3d.geometry.Poi
         cloud_colors = (np.asarray(cloud.colors) if cloud.has_colors()
                         else np.tile(SHADED_COLOR, (len(cloud_points), 1)))
         cloud_normals = np.asarray(cloud.normals) * _TO_GL if cloud.has_normals() else np.zeros_like(cloud_points)
-        point_table = np.hstack([to_view(cloud_points), cloud_normals, cloud_colors])
+        point_table = np.hstack([to_view(cloud_points), cloud_normals, cloud_colors, np.zeros((len(cloud_points), 2))])
         points = chunked("points", point_table, np.arange(len(cloud_points), dtype=np.int64)[:, None])
-    return SceneBuffers(triangles=tri, lines=edges, points=points, center=center, scale=scale)
+    return SceneBuffers(triangles=tri, lines=edges, points=points, center=center, scale=scale,
+                        texture=texture.image if texture is not None else None)

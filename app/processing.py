@@ -8,25 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from kivy.graphics.texture import Texture
 
 from facedepth.app.display import ResultView
 from facedepth.app.errors import error_dialog_text
 from facedepth.app.gui_settings import GuiSettings
+from facedepth.app.viewer import texture_from
 from facedepth.app.worker import Job, JobCallbacks
 from facedepth.model.progress import Stage
 from facedepth.model.service import NoFaceError
 
 if TYPE_CHECKING:
     from facedepth.app.gui import FaceDepthApp
-
-
-def texture_from(rgb: np.ndarray) -> Texture:
-    """(H, W, 3) uint8, top row first -> a Kivy texture (uploads from the main thread)."""
-    height, width = rgb.shape[:2]
-    texture = Texture.create(size=(width, height), colorfmt="rgb")
-    texture.blit_buffer(np.ascontiguousarray(rgb[::-1]).tobytes(), colorfmt="rgb", bufferfmt="ubyte")
-    return texture
 
 
 class PhotoProcessing:

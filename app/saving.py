@@ -10,13 +10,14 @@ from facedepth.app.dialogs import SaveDialog
 from facedepth.app.errors import folder_problem, save_error_text, stem_problem
 from facedepth.app.messages import SaveRequest
 from facedepth.app.worker import SaveCallbacks
-from facedepth.reconstruction.settings import DEPTH_FORMATS, MESH_FORMATS
+from facedepth.reconstruction.settings import DEPTH_FORMATS, MESH_OUTPUTS
 
 if TYPE_CHECKING:
     from facedepth.app.gui import FaceDepthApp
 
 SAVE_DEFAULTS = {"mesh_formats": ["ply", "glb"], "depth_formats": ["png16", "color"]}
-"""The formats ticked when the save dialog opens (it offers all of reconstruction.settings')."""
+"""The formats ticked when the save dialog opens (it offers all of reconstruction.settings' MESH_OUTPUTS and
+DEPTH_FORMATS: the meshes, the printable solid and the depth files)."""
 MAX_LISTED = 8
 """At most this many existing files are named when asking before replacing them."""
 
@@ -43,7 +44,7 @@ class SaveController:
             return
         problem = stem_problem(stem)
         with_mesh = app.result.scene is not None
-        mesh_formats = [f for f in mesh_formats if f in MESH_FORMATS] if with_mesh else []
+        mesh_formats = [f for f in mesh_formats if f in MESH_OUTPUTS] if with_mesh else []
         depth_formats = [f for f in depth_formats if f in DEPTH_FORMATS]
         wireframe, view_png = wireframe and with_mesh, view_png and with_mesh
         if problem is None and not (mesh_formats or depth_formats or wireframe or view_png):

@@ -3,8 +3,8 @@
 The Fbo has a depth buffer and a small GLSL program (Lambert lighting from a head light plus vertex
 colour); the geometry is a few ``Mesh`` instructions of at most 65,535 vertices each
 (:mod:`facedepth.app.meshbuffers`). Mouse and touch: drag to rotate, wheel or pinch to zoom, right- or middle-drag
-to pan, double-click to reset. Render modes: "shaded" (clay grey, lit), "colour" (vertex colours, lit),
-"wireframe" (the mesh's edges) and "points" (the point cloud).
+to pan, double-click to reset. Render modes: "shaded" (clay grey, lit), "colour" (the photo as texture, lit;
+vertex colours when the scene has no texture), "wireframe" (the mesh's edges) and "points" (the point cloud).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import math
 import numpy as np
 from kivy.graphics import Callback, ClearBuffers, ClearColor, Color, Fbo, InstructionGroup, Mesh, Rectangle
 from kivy.graphics.opengl import GL_DEPTH_TEST, glDisable, glEnable
+from kivy.graphics.texture import Texture
 from kivy.graphics.transformation import Matrix
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, OptionProperty
@@ -40,15 +41,18 @@ VERTEX_SHADER = """
 attribute vec3 v_pos;
 attribute vec3 v_normal;
 attribute vec3 v_color;
+attribute vec2 v_uv;
 uniform mat4 u_modelview;
 uniform mat4 u_projection;
 uniform float u_point_size;
 varying vec3 frag_normal;
 varying vec3 frag_color;
+varying vec2 frag_uv;
 void main(void) {
     vec4 eye = u_modelview * vec4(v_pos, 1.0);
     frag_normal = (u_modelview * vec4(v_normal, 0.0)).xyz;
     frag_color = v_color;
+    frag_uv = v_uv;
     gl_PointSize = u_point_size;
     gl_Position = u_projection * eye;
 }
@@ -60,11 +64,15 @@ FRAGMENT_SHADER = """
 #endif
 varying vec3 frag_normal;
 varying vec3 frag_color;
+varying vec2 frag_uv;
+uniform sampler2D texture0;
 uniform float u_lit;
 uniform float u_use_color;
+uniform float u_use_texture;
 uniform vec3 u_base_color;
 void main(void) {
-    vec3 base = mix(u_base_color, frag_color, u_use_color);
+    vec3 color = mix(frag_color, texture2D(texture0, frag_uv).rgb, u_use_texture);
+    vec3 base = mix(u_base_color, color, u_use_color);
     float len = length(frag_normal);
     float lambert = len > 0.0001 ? abs(dot(frag_normal / len, vec3(0.0, 0.0, 1.0))) : 1.0;
     float light = mix(1.0, 0.28 + 0.72 * lambert, u_lit);
@@ -95,6 +103,17 @@ def translation(x: float, y: float, z: float) -> np.ndarray:
     return m
 
 
+def texture_from(rgb: np.ndarray) -> Texture:
+    """(h, w, 3) uint8, top row first -> a linearly filtered Kivy texture whose (0, 0) is the bottom-left
+    pixel, as OpenGL and the scene's texture coordinates expect (uploads: main thread only)."""
+    height, width = rgb.shape[:2]
+    texture = Texture.create(size=(width, height), colorfmt="rgb")
+    texture.min_filter = texture.mag_filter = "linear"
+    texture.wrap = "clamp_to_edge"
+    texture.blit_buffer(np.ascontiguousarray(rgb[::-1]).tobytes(), colorfmt="rgb", bufferfmt="ubyte")
+    return texture
+
+
 def to_kivy(m: np.ndarray) -> Matrix:
     """Row-major numpy 4x4 (column vectors) -> Kivy Matrix (OpenGL's column-major order)."""
     matrix = Matrix()
@@ -123,6 +142,7 @@ class MeshView(Widget):
 
     def __init__(self, **kwargs) -> None:
         self._touches: list = []
+        self._texture: Texture | None = None
         self._groups: dict[str, InstructionGroup] = {}
         self._meshes: dict[str, list[Mesh]] = {}
         super().__init__(**kwargs)
@@ -152,12 +172,16 @@ class MeshView(Widget):
         self._groups.clear()
         self._meshes.clear()
         self.scene = scene
+        self._texture = None
         if scene is not None:
-            fmt = [(b"v_pos", 3, "float"), (b"v_normal", 3, "float"), (b"v_color", 3, "float")]
+            fmt = [(b"v_pos", 3, "float"), (b"v_normal", 3, "float"), (b"v_color", 3, "float"), (b"v_uv", 2, "float")]
+            if scene.texture is not None:
+                self._texture = texture_from(scene.texture)
             for name, buffers in (("triangles", scene.triangles), ("lines", scene.lines), ("points", scene.points)):
                 group = InstructionGroup()
-                meshes = [Mesh(vertices=chunk.vertices, indices=chunk.indices, fmt=fmt, mode=buffers.mode)
-                          for chunk in buffers.chunks]
+                texture = self._texture if name == "triangles" else None
+                meshes = [Mesh(vertices=chunk.vertices, indices=chunk.indices, fmt=fmt, mode=buffers.mode,
+                               texture=texture) for chunk in buffers.chunks]
                 for mesh in meshes:
                     group.add(mesh)
                 self._groups[name], self._meshes[name] = group, meshes
@@ -185,6 +209,7 @@ class MeshView(Widget):
     def _set_uniforms(self, *_args) -> None:
         self.fbo["u_lit"] = 1.0 if self.render_mode in ("shaded", "colour", "points") else 0.0
         self.fbo["u_use_color"] = 0.0 if self.render_mode == "shaded" else 1.0
+        self.fbo["u_use_texture"] = 1.0 if self.render_mode == "colour" and self._texture is not None else 0.0
         self.fbo["u_base_color"] = tuple(float(c) for c in self.base_color[:3])
         self.fbo["u_point_size"] = float(max(1.0, round(dp(2))))
         self.fbo.ask_update()

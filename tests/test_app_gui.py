@@ -133,12 +133,42 @@ def test_render_modes_show_mesh_wireframe_and_points(processed: Harness):
     root.ids.render_colour.dispatch("on_release")
 
 
+def test_colour_mode_shows_the_photo_texture(processed: Harness):
+    from dataclasses import replace
+
+    view, result = processed.view, processed.app.result
+    assert result.scene.texture is not None and result.scene.texture.shape[2] == 3
+    view.render_mode = "colour"
+    background = np.round(np.array(view.background[:3]) * 255)
+
+    def drawn_colours(scene) -> np.ndarray:
+        view.set_scene(scene)
+        processed.frames(2)
+        pixels = view.render_pixels().astype(int)
+        return pixels[np.abs(pixels - background).sum(axis=2) > 30]
+
+    green = np.zeros_like(result.scene.texture)
+    green[..., 1] = 255
+    try:
+        textured = drawn_colours(replace(result.scene, texture=green))
+        assert len(textured) > 1000
+        assert np.mean(textured[:, 1] > 3 * np.maximum(textured[:, 0], textured[:, 2]) + 10) > 0.95
+        plain = drawn_colours(replace(result.scene, texture=None))  # vertex colours: the photo's skin
+        assert np.mean(plain[:, 1] > 3 * np.maximum(plain[:, 0], plain[:, 2]) + 10) < 0.05
+    finally:
+        view.set_scene(result.scene)
+
+
 def test_save_every_format_reload_and_confirm_before_replacing(processed: Harness, tmp_path):
     app = processed.app
     result = app.result
-    app.save(tmp_path, "face", ["ply", "obj", "stl", "glb"], ["png16", "color", "npy"], True, True)
+    app.save(tmp_path, "face", ["ply", "obj", "stl", "glb", "stl-solid"], ["png16", "color", "npy"], True, True)
     processed.pump(lambda: app.root.status_text.startswith("Saved"), 120, "saving")
-    assert app.root.status_text == f"Saved 9 files to {tmp_path}"
+    assert app.root.status_text == f"Saved 12 files to {tmp_path}"  # the OBJ with its material and texture
+    solid = trimesh.load(tmp_path / "face_solid.stl", force="mesh")
+    assert solid.is_watertight and solid.is_winding_consistent and solid.volume > 0
+    for fmt in ("obj", "glb"):
+        assert trimesh.load(tmp_path / f"face.{fmt}", force="mesh", process=False).visual.kind == "texture"
 
     triangles = processed.view.triangle_count  # what the 3D view draws is the mesh that was saved
     for fmt in ("ply", "obj", "glb"):

@@ -48,7 +48,8 @@ def test_large_mesh_is_split_into_16_bit_chunks_without_losing_triangles():
     expected = (vertices[np.asarray(mesh.triangles)] - scene.center) * scene.scale * np.array([1, -1, -1])
     np.testing.assert_allclose(rebuilt[:, :, :3], expected, atol=1e-4)
     colors = np.asarray(mesh.vertex_colors)[np.asarray(mesh.triangles)]
-    np.testing.assert_allclose(rebuilt[:, :, 6:], colors, atol=1e-6)
+    np.testing.assert_allclose(rebuilt[:, :, 6:9], colors, atol=1e-6)
+    assert scene.texture is None and not rebuilt[:, :, 9:].any()  # no texture: texture coordinates zero
 
 
 def test_view_frame_is_centred_and_fits_in_unit_cube():
@@ -91,3 +92,18 @@ def test_chunk_limit_holds_for_scattered_indices():
 def test_empty_mesh_is_refused():
     with pytest.raises(ValueError, match="no triangles"):
         scene_buffers(o3d.geometry.TriangleMesh())
+
+
+def test_texture_coordinates_point_where_the_vertices_project():
+    from facedepth.reconstruction.camera import PinholeCamera
+    from facedepth.reconstruction.texture import photo_texture
+
+    mesh = grid_mesh(30, 40)
+    camera = PinholeCamera(fx=80.0, fy=80.0, cx=20.0, cy=15.0, width=64, height=48)
+    photo = np.random.default_rng(2).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    texture = photo_texture(photo, camera, np.asarray(mesh.vertices))
+    scene = scene_buffers(mesh, texture=texture)
+    assert scene.texture is texture.image
+    rebuilt = rebuild(scene.triangles, 3)
+    expected = texture.uv(np.asarray(mesh.vertices))[np.asarray(mesh.triangles)]
+    np.testing.assert_allclose(rebuilt[:, :, 9:], expected, atol=1e-6)
