@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 MAX_DISPLAY_SIDE = 1280
 FACE_BOX_COLOR = (80, 200, 255)
+OTHER_BOX_COLOR = (235, 235, 235)
+"""Boxes of the photo's other faces (click one to process it)."""
 LEGEND_STEPS = 256
 
 
@@ -41,6 +43,9 @@ class ResultView:
     depth_mm: np.ndarray
     """(H, W) float32 depth on the photo's grid, NaN outside the face."""
     face_found: bool
+    face_index: int = 0
+    """Which of the photo's faces (left to right) this is."""
+    face_count: int = 1
     triangles: int = 0
     vertices: int = 0
     lines: int = 0
@@ -58,14 +63,20 @@ def downscale(rgb: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> tuple[np.nda
     return resize_area(rgb, max(1, round(w * scale)), max(1, round(h * scale))), scale
 
 
-def photo_with_face_box(rgb: np.ndarray, box: tuple[float, float, float, float] | None) -> np.ndarray:
-    """Downscaled photo with ``box`` (left, top, right, bottom in photo pixels) outlined."""
+def photo_with_face_boxes(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]],
+                          highlight: tuple[int, ...] | list[int] = ()) -> np.ndarray:
+    """Downscaled photo with every face box (left, top, right, bottom in photo pixels) outlined: the boxes
+    of the faces in ``highlight`` bright and thick, the others dim."""
     small, scale = downscale(rgb)
-    if box is not None:
-        left, top, right, bottom = (round(v * scale) for v in box)
+    if boxes:
         thickness = max(2, round(max(small.shape[:2]) / 320))
         picture = Image.fromarray(small)
-        ImageDraw.Draw(picture).rectangle((left, top, right, bottom), outline=FACE_BOX_COLOR, width=thickness)
+        draw = ImageDraw.Draw(picture)
+        for index, box in enumerate(boxes):
+            left, top, right, bottom = (round(v * scale) for v in box)
+            chosen = index in highlight
+            draw.rectangle((left, top, right, bottom), outline=FACE_BOX_COLOR if chosen else OTHER_BOX_COLOR,
+                           width=thickness if chosen else max(1, thickness // 2))
         small = np.array(picture)
     return small
 
@@ -100,16 +111,21 @@ def legend_ramp(near_mm: float, far_mm: float) -> np.ndarray:
     return colorize_depth(np.linspace(near_mm, far_mm, LEGEND_STEPS, dtype=np.float32)[None, :])
 
 
-def result_view(result: PipelineResult) -> ResultView:
+def result_view(result: PipelineResult, boxes: list[tuple[float, float, float, float]] | None = None,
+                index: int = 0, highlight: list[int] | None = None) -> ResultView:
+    """What the window shows for face ``index`` of a photo whose faces have ``boxes`` (left to right; by
+    default the result's own face), with the boxes of ``highlight`` (default: this face) drawn bright."""
     from facedepth.app.meshbuffers import scene_buffers
 
     prediction = result.prediction
-    face_box = prediction.face.box if prediction.face is not None else None
+    if boxes is None:
+        boxes = [prediction.face.box] if prediction.face is not None else []
     near, far = depth_range(prediction.depth_mm)
-    view = ResultView(photo=photo_with_face_box(prediction.image, face_box),
+    view = ResultView(photo=photo_with_face_boxes(prediction.image, boxes, highlight if highlight else [index]),
                       depth=depth_picture(prediction.depth_mm, prediction.box.corners()),
                       legend=legend_ramp(near, far), near_mm=near, far_mm=far, scene=None,
-                      depth_mm=prediction.depth_mm, face_found=prediction.face is not None,
+                      depth_mm=prediction.depth_mm, face_found=prediction.face is not None, face_index=index,
+                      face_count=max(1, len(boxes)),
                       timings=dict(result.timings))
     recon = result.reconstruction
     if recon is not None:

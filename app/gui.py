@@ -64,6 +64,10 @@ class MainWindow(BoxLayout):
     poisson_depth = NumericProperty(GuiSettings.poisson_depth)
     trim_quantile = NumericProperty(GuiSettings.trim_quantile)
     detect_face = BooleanProperty(GuiSettings.detect_face)
+    face_count = NumericProperty(0)
+    """Faces detected on the photo on screen (boxes drawn; with two or more, clicking one processes it)."""
+    all_faces = BooleanProperty(False)
+    """"All faces" was chosen: saving writes every face."""
     settings_changed = BooleanProperty(False)
     """The settings differ from those of the result on screen (offer to rebuild)."""
 
@@ -131,6 +135,7 @@ class FaceDepthApp(App):
             self.icon = str(icon)
         Window.bind(on_drop_file=self._on_drop_file, on_keyboard=self._on_keyboard)
         root = MainWindow()
+        root.ids.photo_image.bind(on_touch_down=self.processing.on_photo_touch)
         self.apply_settings_to(root, gui_settings.read(self.config))
         for name in SETTINGS:
             root.bind(**{name: self._settings_edited})
@@ -175,6 +180,10 @@ class FaceDepthApp(App):
     def open_photo(self, path: Path, detect: bool | None = None) -> None:
         """Processes ``path`` (cancels a running job first; the newest request wins)."""
         self.processing.open(path, detect)
+
+    def choose_face(self, choice: int | str) -> None:
+        """Shows (processing it first if need be) face ``choice`` of the photo on screen, or "all" faces."""
+        self.processing.choose_face(choice)
 
     def open_sample(self) -> None:
         self.open_photo(resources.sample_image())

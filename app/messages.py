@@ -4,7 +4,8 @@ window unpickles it without Open3D).
 
 Window -> engine: :class:`Preload`, :class:`Process`, :class:`Save`, :class:`Stop`.
 Engine -> window: :class:`Loaded` or :class:`LoadFailed` after a Preload; per job, any number of
-:class:`StageStarted`, one :class:`PhotoLoaded`, then one of :class:`Done`, :class:`Failed` or
+:class:`StageStarted`, one :class:`PhotoLoaded` (unless the job is another face of the photo on screen), one
+:class:`FacesFound`, then a :class:`Done` for each face asked for, or :class:`Failed` or
 :class:`JobCancelled`, and always :class:`Finished` last; per save, one of :class:`Saved`,
 :class:`SaveExists` (nothing written: ask the user, then send the Save again with ``overwrite``) or
 :class:`SaveFailed`. Cancelling is not a message: a shared ``multiprocessing.Event`` that the engine checks
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 VIEW_SUFFIX = "_view.png"
 """``<stem>_view.png``: the 3D view as shown when saving."""
+ALL_FACES = "all"
+"""A job's face choice that processes every face of the photo."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class SaveRequest:
     overwrite: bool
     view_pixels: np.ndarray | None = None
     """(H, W, 3) uint8 picture of the 3D view to write as ``<stem>_view.png``; None = no picture."""
+    faces: tuple[int, ...] = (0,)
+    """The processed faces to write: one face as ``stem``, several as ``<stem>_face1`` ... (numbered as in the
+    photo, left to right)."""
 
     def view_path(self) -> Path | None:
         return self.folder / f"{self.stem}{VIEW_SUFFIX}" if self.view_pixels is not None else None
@@ -58,6 +64,8 @@ class Process:
     path: Path
     settings: GuiSettings
     detect: bool
+    face: int | str | None = None
+    """None: the largest face; an index into the photo's faces left to right; ALL_FACES: every face."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,14 @@ class StageStarted(JobReply):
 class PhotoLoaded(JobReply):
     photo: np.ndarray
     """The downscaled photo, shown before the depth is estimated."""
+
+
+@dataclass(frozen=True)
+class FacesFound(JobReply):
+    boxes: list[tuple[float, float, float, float]]
+    """The photo's face boxes (left, top, right, bottom in photo pixels), left to right; empty without detection."""
+    size: tuple[int, int]
+    """The photo's (width, height) in pixels."""
 
 
 @dataclass(frozen=True)

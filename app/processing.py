@@ -11,6 +11,7 @@ import numpy as np
 
 from facedepth.app.display import ResultView
 from facedepth.app.errors import error_dialog_text
+from facedepth.app.gui_faces import FaceChoice
 from facedepth.app.gui_settings import GuiSettings
 from facedepth.app.viewer import texture_from
 from facedepth.app.worker import Job, JobCallbacks
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
     from facedepth.app.gui import FaceDepthApp
 
 
-class PhotoProcessing:
-    """The photo on screen and its result; ``root.busy`` (the window's) is the one record of a job running."""
+class PhotoProcessing(FaceChoice):
+    """The photo on screen, its faces and the result shown; ``root.busy`` (the window's) is the one record of
+    a job running."""
 
     def __init__(self, app: FaceDepthApp) -> None:
         self.app = app
@@ -30,30 +32,38 @@ class PhotoProcessing:
         self.result: ResultView | None = None
         self.result_settings: GuiSettings | None = None
         """The settings the result on screen was made with."""
-        self._pending: tuple[Path, bool | None] | None = None
+        self._pending: tuple[Path, bool | None, int | str | None] | None = None
+        self.detect_used: bool | None = None
+        """The detection switch of the photo on screen's first job, which its other faces' jobs repeat."""
+        self.reset_faces()
 
-    def open(self, path: Path, detect: bool | None = None) -> None:
-        """Processes ``path`` (cancels a running job first; the newest request wins)."""
+    def open(self, path: Path, detect: bool | None = None, face: int | str | None = None) -> None:
+        """Processes ``path``: its largest face, or ``face`` of the photo on screen (see
+        :meth:`~facedepth.app.gui_faces.FaceChoice.choose_face`); cancels a running job first (the newest
+        request wins)."""
         app, root = self.app, self.app.root
         path = Path(path)
         app.last_folder = str(path.parent)
         if app.worker.busy:
-            self._pending = (path, detect)
+            self._pending = (path, detect, face)
             app.worker.job.cancel()
             return
         self.current = path
         root.photo_name = path.name
-        root.photo_texture = root.depth_texture = root.legend_texture = None
-        root.near_text = root.far_text = ""
-        root.ids.mesh_view.set_scene(None)
-        root.has_result = False
-        self.result = None
+        if face is None:  # a new photo (or new settings): forget its faces and clear the screen
+            self.reset_faces()
+            self.detect_used = detect
+            root.photo_texture = root.depth_texture = root.legend_texture = None
+            root.near_text = root.far_text = ""
+            root.ids.mesh_view.set_scene(None)
+            root.has_result = False
+            self.result = None
         root.busy = True
         root.progress, root.stage_text, root.status_text = 0.0, Stage.LOADING.label, ""
         callbacks = JobCallbacks(on_progress=self._on_progress, on_photo=self._on_photo, on_done=self._on_done,
                                  on_error=self._on_error, on_cancelled=self._on_cancelled,
-                                 on_finished=self._on_finished)
-        app.worker.start(path, app.settings, callbacks, detect=detect)
+                                 on_finished=self._on_finished, on_faces=self._on_faces)
+        app.worker.start(path, app.settings, callbacks, detect=detect, face=face)
 
     def cancel(self) -> None:
         if self.app.worker.busy:
@@ -69,10 +79,15 @@ class PhotoProcessing:
         self.app.root.photo_texture = texture_from(photo)
 
     def _on_done(self, view: ResultView) -> None:
+        self.result_settings = self.app.settings
+        self.app.root.settings_changed = False
+        if self.face_done(view):
+            self.show_result(view)
+
+    def show_result(self, view: ResultView) -> None:
+        """Puts one face's result on screen: photo (its box highlighted), depth, legend, 3D view, status."""
         root = self.app.root
         self.result = view
-        self.result_settings = self.app.settings
-        root.settings_changed = False
         root.photo_texture = texture_from(view.photo)
         root.depth_texture = texture_from(view.depth)
         root.legend_texture = texture_from(view.legend)
@@ -82,6 +97,8 @@ class PhotoProcessing:
         root.has_result = True
         seconds = view.timings.get("total", 0.0)
         face = "face found" if view.face_found else "whole image"
+        if view.face_count > 1:
+            face = f"face {view.face_index + 1} of {view.face_count} (click a box to choose)"
         root.status_text = (f"{self.current.name}  ·  {face}  ·  {view.triangles:,} triangles, "
                             f"{view.vertices:,} vertices  ·  {seconds:.1f} s")
 
@@ -106,8 +123,8 @@ class PhotoProcessing:
         if job.cancelled and self.result is None:
             app.root.status_text = "Cancelled"
         if self._pending is not None:
-            path, detect = self._pending
+            path, detect, face = self._pending
             self._pending = None
-            self.open(path, detect)
+            self.open(path, detect, face)
         else:
             app.job_finished()

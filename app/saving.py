@@ -32,7 +32,7 @@ class SaveController:
         app = self.app
         if app.result is None:
             return None
-        dialog = SaveDialog(folder=app.last_folder, stem=app.current.stem if app.current else "face",
+        dialog = SaveDialog(folder=app.last_folder, stem=app.processing.save_stem(),
                             **SAVE_DEFAULTS, has_mesh=app.result.scene is not None, save_action=self.save)
         return app.dialogs.open(dialog)
 
@@ -57,7 +57,7 @@ class SaveController:
         pixels = app.root.ids.mesh_view.render_pixels() if view_png else None
         request = SaveRequest(folder=folder, stem=stem, mesh_formats=tuple(mesh_formats),
                               depth_formats=tuple(depth_formats), wireframe=wireframe, overwrite=overwrite,
-                              view_pixels=pixels)
+                              view_pixels=pixels, faces=app.processing.faces_to_save())
         status = app.root
 
         def ask(existing: list[Path]) -> None:

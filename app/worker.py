@@ -42,6 +42,9 @@ class JobCallbacks:
     on_cancelled: Callable[[], None]
     on_finished: Callable[[Job], None] = lambda job: None
     """Always called last, whatever the outcome."""
+    on_faces: Callable[[list, tuple[int, int]], None] = lambda boxes, size: None
+    """The photo's face boxes (left to right, photo pixels) and its (width, height), before any face is done;
+    ``on_done`` then comes once for each face the job asked for."""
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Job:
     settings: GuiSettings
     detect: bool
     callbacks: JobCallbacks
+    face: int | str | None = None
+    """None: the largest face; an index into the faces left to right; messages.ALL_FACES: every face."""
     finished: bool = False
     cancelled: bool = False
     _cancel_event: object = field(default=None, repr=False)
@@ -99,16 +104,17 @@ class ProcessingWorker:
         self._on_load_error = on_error
         self._send(msg.Preload())
 
-    def start(self, source: Path, settings: GuiSettings, callbacks: JobCallbacks, detect: bool | None = None) -> Job:
+    def start(self, source: Path, settings: GuiSettings, callbacks: JobCallbacks, detect: bool | None = None,
+              face: int | str | None = None) -> Job:
         if self.busy:
             raise RuntimeError("a photo is still being processed; cancel it first")
         self._ensure_engine()
         self._cancel.clear()
         job = Job(id=next(self._ids), source=Path(source), settings=settings,
-                  detect=settings.detect_face if detect is None else detect, callbacks=callbacks,
+                  detect=settings.detect_face if detect is None else detect, callbacks=callbacks, face=face,
                   _cancel_event=self._cancel)
         self.job = job
-        self._send(msg.Process(job.id, job.source, settings, job.detect))
+        self._send(msg.Process(job.id, job.source, settings, job.detect, face))
         return job
 
     def save(self, request: msg.SaveRequest, callbacks: SaveCallbacks) -> None:
@@ -183,6 +189,8 @@ class ProcessingWorker:
             cb.on_progress(message.stage, message.fraction)
         elif isinstance(message, msg.PhotoLoaded):
             cb.on_photo(message.photo)
+        elif isinstance(message, msg.FacesFound):
+            cb.on_faces(message.boxes, message.size)
         elif isinstance(message, msg.Done):
             cb.on_done(message.view)
         elif isinstance(message, msg.Failed):

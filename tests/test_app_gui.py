@@ -159,6 +159,50 @@ def test_colour_mode_shows_the_photo_texture(processed: Harness):
         view.set_scene(result.scene)
 
 
+def test_every_face_is_boxed_and_a_click_chooses_which_one_is_shown_and_saved(ui: Harness, tmp_path, face_photo):
+    import photo_corpus as corpus
+
+    from facedepth.app.gui_faces import shown_rect
+
+    app, root = ui.app, ui.root
+    photo = corpus.two_faces_side_by_side(tmp_path, face_photo)
+    ui.process(photo)
+    assert root.face_count == 2 and len(app.processing.face_boxes) == 2
+    assert app.result.face_index == 1 and app.result.face_count == 2  # the largest, on the right, first
+    assert "face 2 of 2" in root.status_text
+    assert root.ids.all_faces_button.opacity == 1
+    largest_scene = app.result.scene
+
+    # a click inside the left box (on the picture, in window coordinates) processes the left face
+    image = root.ids.photo_image
+    left, top, right, bottom = app.processing.face_boxes[0]
+    x, y, width, height = shown_rect(tuple(image.pos), tuple(image.size), tuple(image.texture.size))
+    target = (x + (left + right) / 2 / app.processing.photo_size[0] * width,
+              y + (1 - (top + bottom) / 2 / app.processing.photo_size[1]) * height)
+    ui.click(target)
+    ui.wait_idle()
+    assert app.result.face_index == 0 and "face 1 of 2" in root.status_text
+    assert ui.view.scene is app.result.scene and ui.view.scene is not largest_scene
+    dialog = app.show_save_dialog()
+    assert dialog.stem == "pair_face1"
+    dialog.dismiss()
+
+    # the face done before comes back at once, without processing
+    app.choose_face(1)
+    assert not app.worker.busy and app.result.face_index == 1 and ui.view.scene is largest_scene
+
+    app.choose_face("all")
+    ui.wait_idle()
+    assert set(app.processing.face_views) == {0, 1} and root.all_faces
+    (tmp_path / "out").mkdir()
+    app.save(tmp_path / "out", app.processing.save_stem(), ["glb"], ["npy"], False, False)
+    ui.pump(lambda: root.status_text.startswith("Saved"), 120, "saving")
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"pair_face1.glb", "pair_face1_depth.npy",
+                                                              "pair_face2.glb", "pair_face2_depth.npy"}
+    left_depth, right_depth = (np.isfinite(np.load(tmp_path / "out" / f"pair_face{n}_depth.npy")) for n in (1, 2))
+    assert np.nonzero(left_depth.any(axis=0))[0].max() < 256 <= np.nonzero(right_depth.any(axis=0))[0].min()
+
+
 def test_save_every_format_reload_and_confirm_before_replacing(processed: Harness, tmp_path):
     app = processed.app
     result = app.result
