@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 MAX_DISPLAY_SIDE = 1280
 FACE_BOX_COLOR = (80, 200, 255)
-OTHER_BOX_COLOR = (235, 235, 235)
+OTHER_BOX_COLOR = (255, 210, 90)
 """Boxes of the photo's other faces (click one to process it)."""
 LEGEND_STEPS = 256
 
@@ -69,14 +69,15 @@ def photo_with_face_boxes(rgb: np.ndarray, boxes: list[tuple[float, float, float
     of the faces in ``highlight`` bright and thick, the others dim."""
     small, scale = downscale(rgb)
     if boxes:
-        thickness = max(2, round(max(small.shape[:2]) / 320))
+        # the panel shows the picture a few hundred pixels wide: lines a fraction of its size stay visible
+        thickness = max(2, round(max(small.shape[:2]) / (320 if len(boxes) == 1 else 150)))
         picture = Image.fromarray(small)
         draw = ImageDraw.Draw(picture)
         for index, box in enumerate(boxes):
             left, top, right, bottom = (round(v * scale) for v in box)
             chosen = index in highlight
             draw.rectangle((left, top, right, bottom), outline=FACE_BOX_COLOR if chosen else OTHER_BOX_COLOR,
-                           width=thickness if chosen else max(1, thickness // 2))
+                           width=thickness if chosen else max(1, round(thickness * 0.6)))
         small = np.array(picture)
     return small
 
