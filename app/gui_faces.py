@@ -79,6 +79,8 @@ class FaceChoice:
         if self.current is None or (choice != ALL_FACES and not 0 <= int(choice) < len(self.face_boxes)):
             return
         self.app.root.all_faces = choice == ALL_FACES
+        if self.app.root.settings_changed:  # the faces done so far were made with other settings
+            self.face_views.clear()
         if choice != ALL_FACES and choice in self.face_views:
             self.chosen_face = choice
             self.show_result(self.face_views[choice])
