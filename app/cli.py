@@ -214,7 +214,7 @@ def _predict_photo(args: argparse.Namespace, pipeline, settings, image: Path, ou
     for number, (stem, face) in enumerate(zip(stems, faces, strict=True), start=1):
         label = f"face {number}: " if len(faces) > 1 else ""
         try:
-            result = pipeline.run(rgb, settings, face=face,
+            result = pipeline.run(rgb, settings, face=face, isolate=len(found) > 1,
                                   progress=lambda stage, _f, label=label: bar.set_postfix_str(f"{label}{stage}"))
             written += save_outputs(result, out_dir, stem, args.formats, args.save_depth, args.overwrite,
                                     wireframe=not args.no_wireframe, solid=args.solid_settings)

@@ -100,7 +100,7 @@ class Engine:
             for index in chosen:
                 if index not in photo.results:
                     photo.results[index] = self.pipeline.run(
-                        photo.rgb, settings, face=photo.faces[index],
+                        photo.rgb, settings, face=photo.faces[index], isolate=len(photo.faces) > 1,
                         progress=send_until_done, cancelled=self.cancel.is_set)
                 progress(Stage.PREPARING_VIEW)
                 self.conn.send(msg.Done(job, result_view(photo.results[index], photo.boxes(), index, chosen)))

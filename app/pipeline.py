@@ -90,10 +90,12 @@ class Pipeline:
         progress: Callable[[Stage, float], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
         face: Face | None = None,
+        isolate: bool = False,
     ) -> PipelineResult:
         """One photo (a file or an RGB uint8 array) through depth estimation and, if asked, meshing, for
-        ``face`` (one of :meth:`find_faces`) or else the largest face; ``progress(stage, fraction)`` hears each
-        :class:`~facedepth.model.progress.Stage` as it starts.
+        ``face`` (one of :meth:`find_faces`) or else the largest face; ``isolate`` (for photos with several
+        faces) keeps only the face region joined to that face's centre, so no neighbour's face is in it.
+        ``progress(stage, fraction)`` hears each :class:`~facedepth.model.progress.Stage` as it starts.
 
         Raises ImageLoadError, NoFaceError, WeightsError, ValueError("too few face points ...") and
         model.progress.Cancelled when ``cancelled()`` turns True between stages.
@@ -112,7 +114,7 @@ class Pipeline:
         rgb = load_photo(Path(source)) if not isinstance(source, np.ndarray) else source
         timings["load"] = time.perf_counter() - start
 
-        prediction = self.service.predict(rgb, detect=settings.detect, progress=stage, face=face)
+        prediction = self.service.predict(rgb, detect=settings.detect, progress=stage, face=face, isolate=isolate)
         timings.update(prediction.timings)
 
         recon = None

@@ -50,3 +50,26 @@ def to_uint16(code: np.ndarray) -> np.ndarray:
 
 def from_uint16(stored: np.ndarray) -> np.ndarray:
     return stored.astype(np.float32) / 32767.5 - 1.0
+
+
+def region_at(mask: np.ndarray, row: int, col: int) -> np.ndarray:
+    """The part of ``mask`` 4-connected to pixel (row, col), or to the mask pixel nearest it when that pixel
+    is off the mask (all False for an empty mask). A flood fill by repeated one-pixel growth."""
+    if not mask.any():
+        return np.zeros_like(mask)
+    if not mask[row, col]:
+        rows, cols = np.nonzero(mask)
+        nearest = np.argmin((rows - row) ** 2 + (cols - col) ** 2)
+        row, col = int(rows[nearest]), int(cols[nearest])
+    region = np.zeros_like(mask)
+    region[row, col] = True
+    while True:
+        grown = region.copy()
+        grown[1:] |= region[:-1]
+        grown[:-1] |= region[1:]
+        grown[:, 1:] |= region[:, :-1]
+        grown[:, :-1] |= region[:, 1:]
+        grown &= mask
+        if np.array_equal(grown, region):
+            return region
+        region = grown

@@ -50,6 +50,8 @@ class DepthPrediction:
     face: Face | None
     camera: tuple[float, float, float, float]
     """(fx, fy, cx, cy) in image pixels."""
+    isolated: bool = False
+    """Only the face region joined to the crop's centre was kept (see :func:`face_code`)."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage: "detect", "crop", "generator", "uncrop"."""
 
@@ -57,7 +59,7 @@ class DepthPrediction:
         """The depth on the generator's own (IMAGE_SIZE x IMAGE_SIZE) crop grid, NaN outside the face and
         where the crop runs off the photo: the same surface as ``depth_mm``, without its resampling."""
         size = self.code.shape[0]
-        depth = depthcode.decode(depthcode.trim_prediction(self.code), crop_side_mm=spec.NOMINAL_CROP_SIDE_MM)
+        depth = depthcode.decode(face_code(self.code, self.isolated), crop_side_mm=spec.NOMINAL_CROP_SIDE_MM)
         height, width = self.depth_mm.shape
         depth[~inside_mask(self.box.to_crop_matrix(size), width, height, size, size)] = np.nan
         return depth
@@ -71,6 +73,17 @@ def camera_for_box(box: crop.CropBox, width: int, height: int) -> tuple[float, f
     """(fx, fy, cx, cy) of the pinhole camera implied by the nominal crop size and nose distance."""
     f = box.side * spec.NOMINAL_NEAR_MM / spec.NOMINAL_CROP_SIDE_MM
     return f, f, (width - 1) / 2, (height - 1) / 2
+
+
+def face_code(code: np.ndarray, isolate: bool = False) -> np.ndarray:
+    """The generator's code with its face outline trimmed and, with ``isolate``, every face region not
+    4-connected to the crop's centre (the landmarks' centre, on the face) set to background."""
+    kept = depthcode.trim_prediction(code)
+    if not isolate:
+        return kept
+    centre = code.shape[0] // 2
+    region = depthcode.region_at(depthcode.face_mask(kept), centre, centre)
+    return np.where(region, kept, np.float32(spec.BACKGROUND_CODE)).astype(np.float32)
 
 
 def _check_rgb(rgb: np.ndarray) -> None:
@@ -93,10 +106,12 @@ class DepthService:
             raise NoFaceError("no face found in the image; use --no-detect to process the whole image")
         return faces
 
-    def predict(self, rgb: np.ndarray, detect: bool = True,
-                progress: Callable[[Stage], None] | None = None, face: Face | None = None) -> DepthPrediction:
+    def predict(self, rgb: np.ndarray, detect: bool = True, progress: Callable[[Stage], None] | None = None,
+                face: Face | None = None, isolate: bool = False) -> DepthPrediction:
         """Depth of ``face`` (found by :meth:`find_faces`) or else of the largest face in ``rgb`` (H, W, 3
-        uint8), or of the whole image when ``detect`` is off.
+        uint8), or of the whole image when ``detect`` is off. ``isolate`` keeps only the face region joined
+        to the crop's centre (:func:`face_code`), for photos with several faces, where a neighbour's face can
+        reach into the crop.
 
         ``progress`` (optional, e.g. a :class:`~facedepth.model.progress.Progress`) is called with
         Stage.DETECTING_FACE and Stage.ESTIMATING_DEPTH as they start.
@@ -126,10 +141,10 @@ class DepthService:
         timings["generator"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        full_code = crop.uncrop(depthcode.trim_prediction(code), box, width, height, fill=spec.BACKGROUND_CODE)
+        full_code = crop.uncrop(face_code(code, isolate), box, width, height, fill=spec.BACKGROUND_CODE)
         mask = depthcode.face_mask(full_code)
         depth = depthcode.decode(full_code, crop_side_mm=spec.NOMINAL_CROP_SIDE_MM)
         timings["uncrop"] = time.perf_counter() - start
 
         return DepthPrediction(image=rgb, depth_mm=depth, mask=mask, code=code, box=box, face=face,
-                               camera=camera_for_box(box, width, height), timings=timings)
+                               camera=camera_for_box(box, width, height), isolated=isolate, timings=timings)

@@ -194,10 +194,10 @@ def test_a_failing_face_does_not_stop_the_other(capsys, tmp_path, tiny_weights, 
     out = tmp_path / "out"
     real_run = Pipeline.run
 
-    def run(self, source, settings=None, progress=None, cancelled=None, face=None):
+    def run(self, source, settings=None, progress=None, cancelled=None, face=None, isolate=False):
         if face is not None and face.box[0] < 256:
             raise ValueError("too few face points: 12 usable depth samples, need 100")
-        return real_run(self, source, settings, progress, cancelled, face)
+        return real_run(self, source, settings, progress, cancelled, face, isolate)
 
     monkeypatch.setattr(Pipeline, "run", run)
     code, stdout, err = _run(capsys, "predict", photo, "-o", out, "--weights", tiny_weights, "--mesh", "grid",

@@ -145,3 +145,33 @@ def test_crop_grid_depth_is_the_photo_depth_unresampled(face_photo):
     np.testing.assert_allclose(np.nanmin(crop_depth), np.nanmin(p.depth_mm), atol=1e-3)
     assert np.isfinite(crop_depth).sum() > np.isfinite(p.depth_mm).sum()  # the face spans < 256 photo pixels
     assert p.crop_image().shape == (256, 256, 3)
+
+
+def test_isolating_keeps_only_the_face_joined_to_the_crop_centre(face_photo):
+    class TwoBlobs(ConstantEstimator):
+        def __init__(self):
+            super().__init__()
+            y, x = np.mgrid[0:256, 0:256]
+            self.code = np.where((x - 128) ** 2 + (y - 128) ** 2 < 50**2, -0.5, spec.BACKGROUND_CODE)
+            self.code[100:160, 220:250] = -0.6  # a neighbour's face reaching into the crop, not touching
+
+    service = DepthService(TwoBlobs())
+    rgb = load_photo(face_photo)
+    plain, alone = service.predict(rgb), service.predict(rgb, isolate=True)
+    assert alone.mask.sum() < plain.mask.sum() and not (alone.mask & ~plain.mask).any()
+    assert np.isfinite(plain.crop_depth_mm()[100:160, 220:250]).any()
+    assert not np.isfinite(alone.crop_depth_mm()[100:160, 220:250]).any()
+    assert np.isfinite(alone.crop_depth_mm()[128, 128])
+
+
+def test_region_at_follows_four_connectivity():
+    from facedepth.model.depthcode import region_at
+
+    mask = np.zeros((8, 8), dtype=bool)
+    mask[1:4, 1:4] = True
+    mask[4, 4] = True  # touches only at a corner
+    mask[6, 1:7] = True
+    assert region_at(mask, 2, 2).sum() == 9
+    assert region_at(mask, 6, 6).sum() == 6
+    assert region_at(mask, 0, 0).sum() == 9  # off the mask: the region nearest the point
+    assert not region_at(np.zeros((4, 4), dtype=bool), 1, 1).any()
