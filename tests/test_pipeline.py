@@ -145,3 +145,17 @@ def test_fine_poisson_depths_sample_every_pixel():
     assert MeshSettings(mode="grid", poisson_depth=9).grid_stride == 2
     assert scaled_to_face(MeshSettings(poisson_depth=9), 256.0).stride == 1
     assert scaled_to_face(MeshSettings(poisson_depth=9), 1024.0).stride == 4
+
+
+def test_texture_is_cut_from_the_upright_full_resolution_photo(pipeline, face_photo, tmp_path):
+    import photo_corpus as corpus
+    from PIL import Image, ImageOps
+
+    photo = corpus.exif_rotated_jpeg(tmp_path, face_photo)
+    with Image.open(photo) as stored:
+        upright = np.asarray(ImageOps.exif_transpose(stored).convert("RGB"))
+    result = pipeline.run(photo, PipelineSettings(mesh=MeshSettings(mode="grid")))
+    texture = result.reconstruction.texture
+    x0, y0, x1, y1 = texture.region
+    assert result.prediction.image.shape == upright.shape
+    np.testing.assert_array_equal(texture.image, upright[y0:y1, x0:x1])
