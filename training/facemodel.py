@@ -1,7 +1,9 @@
 """The Surrey Face Model (shape PCA + 6 expression blendshapes) through eos-py, with numpy geometry.
 
 Vertices are in millimetres, +z towards the viewer. The mesh's mouth opening is capped with a triangle
-fan so open mouths render as a surface (the model has no teeth or tongue), not as a hole.
+fan so open mouths render as a surface (the model has no teeth or tongue), not as a hole. As a
+:class:`facedepth.training.headmesh.SyntheticFaceModel` the whole mesh is scored face: it has no ears,
+neck or eyes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+from facedepth.training.headmesh import HeadMesh, Look, Material
+from facedepth.training.raster import vertex_normals
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +48,15 @@ class Fit:
     mesh: object = None
 
 
+PIVOT_MM = np.array([0.0, -10.0, -90.0])
+"""Head rotation centre in model space (roughly the neck pivot behind the nose)."""
+
+
 class FaceModel:
     """Loads the SFM files once; samples shapes; fits to 68 landmarks."""
+
+    name = "surrey"
+    pivot_mm = PIVOT_MM
 
     def __init__(self, sfm_dir: Path | None = None) -> None:
         import eos
@@ -104,6 +116,29 @@ class FaceModel:
         if expression_coeffs is not None:
             v += self.expression_basis @ np.asarray(expression_coeffs, np.float64)
         return v.reshape(-1, 3)
+
+    def sample_expression(self, rng: np.random.Generator, neutral_fraction: float) -> np.ndarray:
+        """One or two of the six blendshapes (Dirichlet shares of a 0.3-1.2 total), or neutral."""
+        expression = np.zeros(self.num_expressions)
+        if rng.random() > neutral_fraction:
+            k = rng.integers(1, 3)
+            idx = rng.choice(self.num_expressions, size=k, replace=False)
+            expression[idx] = rng.dirichlet(np.ones(k)) * rng.uniform(0.3, 1.2)
+        return expression
+
+    def sample_look(self, rng: np.random.Generator) -> Look:
+        """The model has no eyes, teeth or hair to colour: a fixed look (and no random draws)."""
+        return Look(hair=None)
+
+    def head_mesh(self, vertices: np.ndarray, expression_coeffs: np.ndarray, look: Look) -> HeadMesh:
+        """The capped mesh; the caps read as a dark mouth opening."""
+        verts = self.with_caps(vertices)
+        tris = self.capped_triangles
+        n_tri = len(self.triangles)
+        material = np.r_[np.full(n_tri, int(Material.SKIN)), np.full(len(tris) - n_tri, int(Material.MOUTH_CAP))]
+        centre = np.r_[np.zeros(len(vertices)), np.ones(len(verts) - len(vertices))]
+        return HeadMesh(verts, tris, vertex_normals(verts, tris), self.with_caps(self.uv), material,
+                        np.ones(len(tris), bool), centre)
 
     @cached_property
     def cap_loops(self) -> list[np.ndarray]:

@@ -1,8 +1,9 @@
-"""A vectorised numpy z-buffer rasteriser for small triangle meshes (the 3448-vertex face model).
+"""A vectorised numpy z-buffer rasteriser for triangle meshes (the face models: 3,448 to 27,000 vertices).
 
 Screen coordinates: x to the right, y down, pixel (col, row) has its centre at (col + 0.5, row + 0.5).
-Depth: larger = farther; the nearest fragment wins. With ``perspective=True`` attributes are interpolated
-perspective-correctly (linear in screen space after division by depth).
+Depth: larger = farther; the nearest fragment wins (ties: the lowest triangle id). With
+``perspective=True`` attributes are interpolated perspective-correctly (linear in screen space after
+division by depth).
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ class Raster:
 
 
 def rasterize(screen: np.ndarray, triangles: np.ndarray, width: int, height: int,
-              attributes: np.ndarray | None = None, perspective: bool = False) -> Raster:
-    """Rasterises triangles with vertices ``screen`` (N, 3) = (x, y, depth) into a width x height buffer."""
+              attributes: np.ndarray | None = None, perspective: bool = False, cull_back: bool = False) -> Raster:
+    """Rasterises triangles with vertices ``screen`` (N, 3) = (x, y, depth) into a width x height buffer.
+
+    ``cull_back`` drops triangles whose corners run clockwise as seen by the camera (positive signed area in
+    these y-down coordinates): the back faces of a mesh wound counter-clockwise, as OBJ files are."""
     attributes = np.zeros((len(screen), 0)) if attributes is None else attributes
     tri = screen[triangles]  # (M, 3, 3)
     x, y = tri[..., 0], tri[..., 1]
@@ -37,7 +41,8 @@ def rasterize(screen: np.ndarray, triangles: np.ndarray, width: int, height: int
     y1 = np.clip(np.floor(y.max(1) - 0.5).astype(np.int64) + 1, 0, height)
     w, h = x1 - x0, y1 - y0
     area = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])
-    keep = np.flatnonzero((w > 0) & (h > 0) & (np.abs(area) > 1e-12))
+    facing = area < -1e-12 if cull_back else np.abs(area) > 1e-12
+    keep = np.flatnonzero((w > 0) & (h > 0) & facing)
     counts = w[keep] * h[keep]
     total = int(counts.sum())
     depth = np.full((height, width), np.inf)
@@ -67,11 +72,14 @@ def rasterize(screen: np.ndarray, triangles: np.ndarray, width: int, height: int
     else:
         z = (bary * zt).sum(1)
     pix = py * width + px
-    order = np.lexsort((z, pix))
-    pix_sorted = pix[order]
-    first = order[np.r_[True, pix_sorted[1:] != pix_sorted[:-1]]]
+    # z-buffer: the nearest fragment per pixel, ties to the lowest triangle id (ufunc.at, no sorting).
+    flat_depth = depth.ravel()
+    np.minimum.at(flat_depth, pix, z)
+    win = np.flatnonzero(z <= flat_depth[pix])
+    flat_tri = np.full(width * height, np.iinfo(np.int64).max)
+    np.minimum.at(flat_tri, pix[win], t[win])
+    first = win[t[win] == flat_tri[pix[win]]]
     sel_pix = pix[first]
-    depth.ravel()[sel_pix] = z[first]
     tri_img.ravel()[sel_pix] = t[first]
     if attributes.shape[1]:
         corner = attributes[triangles[t[first]]]  # (K, 3, A)
@@ -83,7 +91,6 @@ def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals (N, 3)."""
     v = vertices[triangles]
     face_n = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
-    n = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(n, triangles[:, k], face_n)
+    corner_n = np.repeat(face_n, 3, axis=0)
+    n = np.stack([np.bincount(triangles.ravel(), corner_n[:, k], len(vertices)) for k in range(3)], axis=1)
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)

@@ -21,16 +21,20 @@ def to_crop_screen(pixels: np.ndarray, box: CropBox, size: int) -> np.ndarray:
 
 
 def raster_in_crop(screen_xy: np.ndarray, distance: np.ndarray, triangles: np.ndarray, size: int,
-                   attributes: np.ndarray | None = None, perspective: bool = False) -> Raster:
+                   attributes: np.ndarray | None = None, perspective: bool = False, cull_back: bool = False) -> Raster:
     screen = np.c_[screen_xy, distance]
     n = size * SUPERSAMPLE
-    return rasterize(screen, triangles, n, n, attributes, perspective=perspective)
+    return rasterize(screen, triangles, n, n, attributes, perspective=perspective, cull_back=cull_back)
 
 
-def depth_code_from_raster(raster: Raster, size: int, crop_side_mm: float) -> np.ndarray:
-    """Supersampled raster -> (size, size) float32 depth code, smoothed inside the face mask."""
-    mask_hi = raster.mask.astype(np.float64)
-    dist_hi = np.where(raster.mask, raster.depth, 0.0)
+def depth_code_from_raster(raster: Raster, size: int, crop_side_mm: float,
+                           face: np.ndarray | None = None) -> np.ndarray:
+    """Supersampled raster -> (size, size) float32 depth code, smoothed inside the face mask.
+
+    ``face`` (supersampled bool) picks the pixels whose depth is the target; default: all rasterised."""
+    face = raster.mask if face is None else face
+    mask_hi = face.astype(np.float64)
+    dist_hi = np.where(face, raster.depth, 0.0)
     cover = cv2.resize(mask_hi, (size, size), interpolation=cv2.INTER_AREA)
     dist_sum = cv2.resize(dist_hi, (size, size), interpolation=cv2.INTER_AREA)
     mask = cover > 0.5
