@@ -13,6 +13,7 @@ from facedepth.training import storage
 from facedepth.training.evaluate_real_depth import default_real_depth_dir
 from facedepth.training.facemodel import default_sfm_dir
 from facedepth.training.generate import PseudoGTConfig
+from facedepth.training.ictface import default_ict_dir
 from facedepth.training.storage import default_utkface_dir
 from facedepth.training.teachers import TEACHERS
 from facedepth.training.train_config import SELECTION_METRICS, DataConfig, TrainConfig
@@ -27,6 +28,12 @@ def _add_generate(sub) -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_DATA, help="data set folder (default: %(default)s)")
     p.add_argument("--photos", type=Path, default=default_utkface_dir(), help="real face photos (UTKFace)")
     p.add_argument("--sfm", type=Path, default=default_sfm_dir(), help="Surrey Face Model folder")
+    p.add_argument("--face-model", choices=["surrey", "ict"], default="surrey",
+                   help="synthetic: the face model to render (ict: whole heads; its skin still comes from the "
+                        "Surrey-layout donor textures, so --sfm is needed too)")
+    p.add_argument("--ict", type=Path, default=default_ict_dir(),
+                   help="ICT Face Model folder: ICT-FaceKit's FaceXModel/, or ict_face_model.npz beside "
+                        "generic_neutral_mesh.obj")
     p.add_argument("--count", type=int, default=4000, help="synthetic samples to render (per --split)")
     p.add_argument("--split", choices=["train", "val"], default="train")
     p.add_argument("--limit", type=int, help="pseudo-gt: process at most this many photos")
@@ -122,8 +129,8 @@ def _generate(args) -> int:
         generate_pseudo_gt(PseudoGTConfig(args.photos, args.out, args.sfm, args.limit, args.texture_every,
                                           args.teacher, args.teacher_maps), workers=args.workers)
     else:
-        generate_synthetic(SyntheticJob(args.out, args.photos, args.split, args.count, args.seed), args.sfm,
-                           workers=args.workers)
+        job = SyntheticJob(args.out, args.photos, args.split, args.count, args.seed, args.face_model, args.ict)
+        generate_synthetic(job, args.sfm, workers=args.workers)
     return 0
 
 

@@ -79,9 +79,9 @@ def run_pool(task: Callable, jobs: Iterable, total: int, workers: int, init: Cal
     """Runs tasks in worker processes, appends accepted records to each split's index; counts outcomes."""
     outcomes: Counter = Counter()
     buffers: dict[str, list[dict]] = {}
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=init, initargs=init_args) as pool:
-        for rec in tqdm(pool.imap_unordered(task, jobs, chunksize=4), total=total, desc=desc):
+
+    def collect(records: Iterable[dict]) -> None:
+        for rec in tqdm(records, total=total, desc=desc):
             if "rejected" in rec:
                 outcomes[f"rejected: {rec['rejected']}"] += 1
                 continue
@@ -89,6 +89,13 @@ def run_pool(task: Callable, jobs: Iterable, total: int, workers: int, init: Cal
             buffers.setdefault(rec["split"], []).append(rec)
             if len(buffers[rec["split"]]) >= 100:
                 storage.append_index(out_dir / rec["split"], buffers.pop(rec["split"]))
+
+    if workers <= 1:  # in this process: no start-up cost, and the same results
+        init(*init_args)
+        collect(map(task, jobs))
+    else:
+        with mp.get_context("spawn").Pool(workers, initializer=init, initargs=init_args) as pool:
+            collect(pool.imap_unordered(task, jobs, chunksize=4))
     for split, recs in buffers.items():
         storage.append_index(out_dir / split, recs)
     return outcomes
@@ -109,6 +116,11 @@ def generate_pseudo_gt(cfg: PseudoGTConfig, workers: int = 2) -> Counter:
     return outcomes
 
 
+FACE_MODELS = ("surrey", "ict")
+NAME_PREFIX = {"surrey": "syn", "ict": "ict"}
+"""Sample names start with the face model's prefix, so renders of both models can share a data set."""
+
+
 @dataclass(frozen=True)
 class SyntheticJob:
     out_dir: Path
@@ -116,45 +128,88 @@ class SyntheticJob:
     split: str
     count: int
     seed: int = 0
+    face_model: str = "surrey"
+    ict_dir: Path | None = None
+    """The ICT Face Model folder (official FaceXModel/ or the npz beside generic_neutral_mesh.obj)."""
+
+    def name(self, index: int) -> str:
+        return f"{NAME_PREFIX[self.face_model]}_{self.seed}_{index:06d}"
 
 
-def _init_synthetic(sfm_dir: Path | None, out_dir: Path, photos_dir: Path, split: str) -> None:
+def _init_synthetic(job: SyntheticJob, sfm_dir: Path | None) -> None:
     from facedepth.training.facemodel import FaceModel
 
-    _state["model"] = FaceModel(sfm_dir)
-    _state["textures"] = sorted((out_dir / "textures" / split).glob("*.png"))
-    _state["backgrounds"] = sorted(p for p in photos_dir.iterdir() if split_of(p.name) == split)
-    if not _state["textures"]:
-        raise RuntimeError(f"no donor textures in {out_dir / 'textures' / split}: run pseudo-gt first")
+    surrey = FaceModel(sfm_dir)
+    if job.face_model == "ict":
+        from facedepth.training.ictface import IctFaceModel
+        from facedepth.training.skintransfer import SkinTransfer
+
+        _state["model"] = IctFaceModel(job.ict_dir)
+        _state["skin"] = SkinTransfer(_state["model"], surrey)
+    else:
+        _state["model"] = surrey
+        _state["skin"] = None
+    _state["textures"] = sorted((job.out_dir / "textures" / job.split).glob("*.png"))
+    _state["backgrounds"] = sorted(p for p in job.photos_dir.iterdir() if split_of(p.name) == job.split)
 
 
-def _synthetic_task(args: tuple[int, int, str, Path]) -> dict:
+def _check_synthetic(job: SyntheticJob, sfm_dir: Path | None) -> None:
+    """Fails early, in the calling process, on what would make every worker fail (one clear message)."""
+    from facedepth.training.facemodel import SFM_ENV, default_sfm_dir
+
+    if job.face_model not in FACE_MODELS:
+        raise ValueError(f"unknown face model {job.face_model!r} (one of {', '.join(FACE_MODELS)})")
+    sfm = Path(sfm_dir) if sfm_dir else default_sfm_dir()
+    if not (sfm / "sfm_shape_3448.bin").is_file():
+        raise FileNotFoundError(f"Surrey Face Model not found in {sfm} (set {SFM_ENV} or --sfm)")
+    if job.face_model == "ict":
+        from facedepth.training.ictface import model_folder
+
+        model_folder(job.ict_dir)
+    if not any((job.out_dir / "textures" / job.split).glob("*.png")):
+        raise FileNotFoundError(f"no donor textures in {job.out_dir / 'textures' / job.split}: run pseudo-gt first")
+    if not job.photos_dir.is_dir():
+        raise FileNotFoundError(f"background photos folder {job.photos_dir} not found")
+
+
+def synthetic_rng(job: SyntheticJob, index: int):
+    """The sample's own generator: a pure function of (seed, index, split, face model)."""
     import numpy as np
 
+    key = [job.seed, index, 0 if job.split == "train" else 1]
+    return np.random.default_rng(key if job.face_model == "surrey" else [*key, FACE_MODELS.index(job.face_model)])
+
+
+def _synthetic_task(args: tuple[int, SyntheticJob]) -> dict:
     from facedepth.training.synthetic import SyntheticConfig, random_background, render_scene, sample_scene
 
-    index, seed, split, out_dir = args
-    rng = np.random.default_rng([seed, index, 0 if split == "train" else 1])
+    index, job = args
+    rng = synthetic_rng(job, index)
     cfg = SyntheticConfig()
     model = _state["model"]
     scene = sample_scene(rng, model, cfg)
     texture_path = _state["textures"][rng.integers(len(_state["textures"]))]
     texture = storage.read_rgb(texture_path)
+    if _state["skin"] is not None:
+        texture = _state["skin"](texture)
     background = random_background(rng, _state["backgrounds"], 512)
     photo, code, meta = render_scene(model, scene, texture, background, rng, cfg)
-    name = f"syn_{seed}_{index:06d}"
-    storage.write_sample(out_dir / split, name, photo, code)
-    return {"split": split, "name": name, "kind": "synthetic", "texture": texture_path.name, **meta}
+    name = job.name(index)
+    storage.write_sample(job.out_dir / job.split, name, photo, code)
+    return {"split": job.split, "name": name, "kind": "synthetic", "texture": texture_path.name, **meta}
 
 
 def generate_synthetic(job: SyntheticJob, sfm_dir: Path | None = None, workers: int = 2) -> Counter:
-    """Renders ``count`` synthetic samples into ``split`` (resumable: existing names are skipped)."""
+    """Renders ``count`` synthetic samples into ``split`` (resumable: existing names are skipped).
+
+    Each sample depends only on the job's seed and its index, not on ``workers`` or scheduling."""
+    _check_synthetic(job, sfm_dir)
     done = {r["name"] for r in storage.read_index(job.out_dir / job.split) if r["kind"] == "synthetic"}
-    jobs = [(i, job.seed, job.split, job.out_dir) for i in range(job.count)
-            if f"syn_{job.seed}_{i:06d}" not in done]
-    logger.info("synthetic %s: %d to render, %d already done", job.split, len(jobs), job.count - len(jobs))
-    outcomes = run_pool(_synthetic_task, jobs, len(jobs), workers, _init_synthetic,
-                        (sfm_dir, job.out_dir, job.photos_dir, job.split), job.out_dir, f"synthetic {job.split}")
+    jobs = [(i, job) for i in range(job.count) if job.name(i) not in done]
+    logger.info("synthetic %s (%s): %d to render, %d already done", job.split, job.face_model, len(jobs),
+                job.count - len(jobs))
+    outcomes = run_pool(_synthetic_task, jobs, len(jobs), workers, _init_synthetic, (job, sfm_dir), job.out_dir,
+                        f"{job.face_model} {job.split}")
     for k, v in sorted(outcomes.items()):
         logger.info("  %s: %d", k, v)
     return outcomes

@@ -137,9 +137,10 @@ class ModelData:
     mesh: ObjMesh
 
 
-def _folder(path: Path) -> Path:
-    """The folder holding generic_neutral_mesh.obj: ``path`` itself or its FaceXModel/ subfolder."""
-    path = Path(path)
+def model_folder(path: Path | None = None) -> Path:
+    """The folder holding generic_neutral_mesh.obj: ``path`` (default :func:`default_ict_dir`) itself or its
+    FaceXModel/ subfolder."""
+    path = Path(path) if path else default_ict_dir()
     for cand in (path, path / "FaceXModel"):
         if (cand / NEUTRAL_OBJ).is_file():
             return cand
@@ -148,7 +149,7 @@ def _folder(path: Path) -> Path:
 
 def load_model_data(path: Path) -> ModelData:
     """From ``ict_face_model.npz`` beside the neutral mesh if present, else from the official OBJ folder."""
-    folder = _folder(path)
+    folder = model_folder(path)
     mesh = read_obj(folder / NEUTRAL_OBJ)
     indices = json.loads((folder / INDICES_JSON).read_text())
     landmarks = [int(i) for i in indices["idx_to_landmark_verts"]]
@@ -180,8 +181,8 @@ class IctFaceModel:
     name = "ict"
 
     def __init__(self, path: Path | None = None, layout: tuple[Region, ...] = OFFICIAL_LAYOUT) -> None:
-        data = load_model_data(Path(path) if path else default_ict_dir())
-        self.dir = _folder(Path(path) if path else default_ict_dir())
+        self.dir = model_folder(path)
+        data = load_model_data(self.dir)
         n_poly = len(data.mesh.polygon_material)
         ends = [r.polygons[1] for r in layout[:-1]]
         if layout[-1].polygons[1] != n_poly or ends != [r.polygons[0] for r in layout[1:]] or layout[0].polygons[0]:

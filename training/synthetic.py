@@ -147,8 +147,8 @@ def render_scene(model: SyntheticFaceModel, scene: Scene, texture: np.ndarray, b
     image = np.where(raster.mask[..., None], shaded, background)
     photo = cv2.resize(np.clip(image, 0, 1).astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
     meta = {"face_model": model.name, "yaw": scene.yaw, "pitch": scene.pitch, "roll": scene.roll,
-            "distance_mm": scene.distance, "crop_side_mm": float(crop_side_mm), "shape": scene.shape.tolist(),
-            "expression": scene.expression.tolist()}
+            "distance_mm": scene.distance, "crop_side_mm": float(crop_side_mm), "nearest_mm": float(nearest),
+            "shape": scene.shape.tolist(), "expression": scene.expression.tolist()}
     return (photo * 255 + 0.5).astype(np.uint8), code, meta
 
 
