@@ -6,6 +6,7 @@ run on the real model when ../shared/data/ictface is there."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +15,12 @@ import numpy as np
 import pytest
 
 from facedepth.model import depthcode, spec
+from facedepth.training import storage
+from facedepth.training.facemodel import default_sfm_dir
 from facedepth.training.headmesh import Look, Material, rotation
 from facedepth.training.ictface import IctFaceModel, default_ict_dir, model_folder
+from facedepth.training.model_card import licence_section
+from facedepth.training.splits import split_of
 from facedepth.training.synthetic import SyntheticConfig, crop_box, project, render_scene, sample_scene
 from tests.ict_tiny import EXPRESSIONS, MIRROR_PAIRS, TINY, TINY_LAYOUT, write_tiny_ict
 
@@ -192,3 +197,36 @@ def test_scored_face_excludes_hair_ears_and_neck(real):
     mesh = real.head_mesh(real.vertices(), np.zeros(real.num_expressions), scene.look)
     scored = {Material(m) for m in np.unique(mesh.material[mesh.scored])}
     assert Material.HAIR not in scored and {Material.SKIN, Material.EYE, Material.TEETH} <= scored
+
+
+def test_model_card_licence_names_the_face_models():
+    surrey_only = licence_section(Counter(surrey=10), 5)
+    both = licence_section(Counter(surrey=10, ict=4), 5)
+    assert "ICT" not in surrey_only and "4 renders of the ICT Face Model" in both and "MIT" in both
+    assert all("**non-commercial use only**" in text for text in (surrey_only, both))
+
+
+def test_generate_ict_is_deterministic_by_seed(real, tmp_path):
+    """`generate synthetic --face-model ict`: the same seed gives the same files, another seed others."""
+    sfm = default_sfm_dir()
+    if not (sfm / "sfm_shape_3448.bin").is_file():
+        pytest.skip("Surrey Face Model not found (../shared/data/sfm): ICT skin comes from its textures")
+    from facedepth.training.cli import main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "backdrop.jpg").write_bytes((Path(__file__).parent.parent / "assets" / "sample_face.jpg").read_bytes())
+    split = split_of("backdrop.jpg")
+    outs = []
+    for run, seed in (("a", 3), ("b", 3), ("c", 4)):
+        out = tmp_path / run
+        texture = np.random.default_rng(0).integers(60, 200, (64, 64, 3)).astype(np.uint8)
+        storage.write_image(out / "textures" / split / "donor.png", texture)
+        args = ["generate", "synthetic", "--face-model", "ict", "--out", str(out), "--photos", str(photos),
+                "--split", split, "--count", "2", "--seed", str(seed), "--workers", "1"]
+        assert main(args) == 0
+        outs.append({p.name: p.read_bytes() for p in sorted((out / split).glob("ict_*"))})
+    assert len(outs[0]) == 4 and outs[0] == outs[1]
+    assert set(outs[2]).isdisjoint(outs[0])
+    records = storage.read_index(tmp_path / "a" / split)
+    assert [r["face_model"] for r in records] == ["ict", "ict"]

@@ -137,18 +137,20 @@ class SyntheticJob:
 
 
 def _init_synthetic(job: SyntheticJob, sfm_dir: Path | None) -> None:
-    from facedepth.training.facemodel import FaceModel
+    key = (job.face_model, sfm_dir, job.ict_dir)
+    if _state.get("models_for") != key:  # loading takes seconds: an in-process rerun keeps them
+        from facedepth.training.facemodel import FaceModel
 
-    surrey = FaceModel(sfm_dir)
-    if job.face_model == "ict":
-        from facedepth.training.ictface import IctFaceModel
-        from facedepth.training.skintransfer import SkinTransfer
+        surrey = FaceModel(sfm_dir)
+        if job.face_model == "ict":
+            from facedepth.training.ictface import IctFaceModel
+            from facedepth.training.skintransfer import SkinTransfer
 
-        _state["model"] = IctFaceModel(job.ict_dir)
-        _state["skin"] = SkinTransfer(_state["model"], surrey)
-    else:
-        _state["model"] = surrey
-        _state["skin"] = None
+            ict = IctFaceModel(job.ict_dir)
+            _state.update(model=ict, skin=SkinTransfer(ict, surrey))
+        else:
+            _state.update(model=surrey, skin=None)
+        _state["models_for"] = key
     _state["textures"] = sorted((job.out_dir / "textures" / job.split).glob("*.png"))
     _state["backgrounds"] = sorted(p for p in job.photos_dir.iterdir() if split_of(p.name) == job.split)
 

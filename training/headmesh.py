@@ -49,7 +49,9 @@ class Look:
     hair: tuple[float, float, float] | None = (0.10, 0.07, 0.05)
     """None: no hair shell (bald)."""
     hair_mm: float = 8.0
-    """Thickness of the hair shell over the scalp."""
+    """Thickness of the hair shell on the crown (it thins towards its edges)."""
+    hair_seed: int = 0
+    """Seed of the hair's strand pattern."""
     gaze_deg: tuple[float, float] = (0.0, 0.0)
     """Extra eyeball rotation (yaw, pitch) on top of what the eyeLook expressions give."""
 

@@ -255,7 +255,7 @@ class IctFaceModel:
             hair = tuple(np.clip(HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.8, 1.2, 3), 0, 1))
         return Look(iris=tuple(np.clip(iris, 0, 1)), sclera=tuple(rng.uniform(0.72, 0.9) * np.array([1, 0.95, 0.92])),
                     teeth=tuple(rng.uniform(0.65, 0.9) * np.array([1, 0.95, 0.82])), hair=hair,
-                    hair_mm=float(rng.uniform(3.0, 20.0)),
+                    hair_mm=float(rng.uniform(4.0, 25.0)), hair_seed=int(rng.integers(2**31)),
                     gaze_deg=(float(rng.normal(0, 4)), float(rng.normal(0, 3))))
 
     # -- render mesh ---------------------------------------------------------------------------------
@@ -350,10 +350,14 @@ class IctFaceModel:
 
 
 def _with_hair(mesh: HeadMesh, scalp: np.ndarray, thickness_mm: float) -> HeadMesh:
-    """Adds a copy of the scalp triangles pushed out along the normals: a hair shell (not scored)."""
+    """Adds a copy of the scalp triangles pushed out along the normals: a hair shell (not scored), full
+    thickness on the crown, thinning towards the hairline, the temples and the nape."""
     ids, inverse = np.unique(mesh.triangles[scalp], return_inverse=True)
     first = len(mesh.vertices)
-    shell = mesh.vertices[ids] + thickness_mm * mesh.normals[ids]
+    y = mesh.vertices[ids, 1]
+    lo, hi = np.percentile(y, [5, 95])
+    profile = 0.35 + 0.65 * np.clip((y - lo) / max(hi - lo, 1e-6), 0, 1) ** 0.7
+    shell = mesh.vertices[ids] + (thickness_mm * profile)[:, None] * mesh.normals[ids]
     tris = first + inverse.reshape(-1, 3)
     return HeadMesh(
         np.r_[mesh.vertices, shell], np.r_[mesh.triangles, tris], np.r_[mesh.normals, mesh.normals[ids]],

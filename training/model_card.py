@@ -27,6 +27,35 @@ def data_counts(data_dir: Path) -> dict[str, Counter]:
     return {split: Counter(r["kind"] for r in storage.read_index(Path(data_dir) / split)) for split in ("train", "val")}
 
 
+FACE_MODEL_SOURCES = {
+    "surrey": "the Surrey Face Model (University of Surrey, via the eos project's share/ files: free for "
+              "non-commercial use only)",
+    "ict": "the ICT Face Model (USC Institute for Creative Technologies, ICT-FaceKit: MIT licence)",
+}
+
+
+def face_model_counts(data_dir: Path) -> Counter:
+    """Synthetic training renders per face model (records without the field are Surrey renders)."""
+    return Counter(r.get("face_model", "surrey") for r in storage.read_index(Path(data_dir) / "train")
+                   if r["kind"] == "synthetic")
+
+
+def licence_section(face_models: Counter, real_photos: int) -> str:
+    """Which face models and photo sets the weights were trained from, and the licence that follows."""
+    used = [m for m in FACE_MODEL_SOURCES if face_models.get(m)]
+    lines = ["Trained from: " + "; ".join(
+        [f"{face_models[m]} renders of {FACE_MODEL_SOURCES[m]}" for m in used]
+        + [f"{real_photos} UTKFace photos with Surrey Face Model pseudo ground truth" if real_photos else ""]
+    ).strip("; ") + "."]
+    if used:
+        lines.append("Every render wears skin textures extracted from UTKFace photos (non-commercial research "
+                     "only) with the Surrey Face Model" + ("; ICT renders wear them mapped into the ICT UV layout."
+                                                           if "ict" in used else "."))
+    lines.append("While the Surrey Face Model and UTKFace are in the mix these weights are for **non-commercial "
+                 "use only**" + ("; the ICT Face Model's MIT licence adds no restriction." if "ict" in used else "."))
+    return "\n".join(lines)
+
+
 def _eval_table(report: dict) -> str:
     rows = [
         "| held-out split | method | median RMSE (mm) | mean RMSE (mm) | median MAE (mm) "
@@ -78,6 +107,7 @@ def write_card(
     state = json.loads((Path(run_dir) / "state.json").read_text())
     config = json.loads((Path(run_dir) / "config.json").read_text())
     counts = data_counts(data_dir)
+    models = face_model_counts(data_dir)
     hist = state["history"]
     speed = sum(h["img_per_s"] for h in hist) / max(len(hist), 1)
     size_mb = Path(weights).stat().st_size / 1e6
@@ -114,7 +144,8 @@ Real-photo share per batch: {config["data"]["real_fraction"]}.
 * Real: UTKFace photos (../shared/data/faces/utkface), 68 dlib landmarks, Surrey Face Model fit (eos:
   shape + 6 expression blendshapes + pose), fitted depth rendered in the same crop. Held out by a hash of
   the file name ({VAL_FRACTION:.0%}).
-* Synthetic: Surrey Face Model with random identity/expression, yaw up to ±{poses.yaw_deg:.0f}°, pitch
+* Synthetic: {", ".join(f"{n} {m}" for m, n in sorted(models.items())) or "no"} renders (`generate synthetic
+  --face-model`) with random identity/expression, yaw up to ±{poses.yaw_deg:.0f}°, pitch
   ±{poses.pitch_deg:.0f}°, roll ±{poses.roll_deg:.0f}°, perspective camera {near:.0f}-{far:.0f} mm, ambient +
   directional + specular coloured light, skin textures extracted from training photos (held-out renders use
   textures and backgrounds of held-out photos only).
@@ -137,8 +168,7 @@ near zero by construction: compare the generator with the posed mean face there.
 {notes}
 
 ## Licence
-Trained from the Surrey Face Model (free for non-commercial use only) and UTKFace (non-commercial research
-only): these weights are for **non-commercial use only**.
+{licence_section(models, counts["train"].get("real", 0))}
 """
     atomic_write_bytes(Path(out), text.encode())
 

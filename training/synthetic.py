@@ -176,7 +176,10 @@ def shade(raster: Raster, mesh: HeadMesh, scene: Scene, texture: np.ndarray, box
         specular[eye], shininess[eye] = 0.6, 80.0
     hair = material == Material.HAIR
     if hair.any() and look.hair is not None:
-        streak = 0.75 + 0.5 * np.sin(a[..., 0][hair] * 900.0 + 3.0 * np.sin(a[..., 1][hair] * 60.0)) ** 2
+        strands = hair_strands(look.hair_seed)
+        sh, sw = strands.shape
+        streak = cv2.remap(strands, (a[..., 0][hair] * (sw - 1)).astype(np.float32)[:, None],
+                           (a[..., 1][hair] * (sh - 1)).astype(np.float32)[:, None], cv2.INTER_LINEAR)[:, 0]
         albedo[hair] = np.asarray(look.hair) * streak[:, None]
         specular[hair], shininess[hair] = 0.12, 12.0
     nrm = a[..., 2:5]
@@ -189,6 +192,15 @@ def shade(raster: Raster, mesh: HeadMesh, scene: Scene, texture: np.ndarray, box
     half /= np.linalg.norm(half, axis=-1, keepdims=True)
     spec_term = specular[..., None] * np.clip((nrm * half).sum(-1), 0, 1)[..., None] ** shininess[..., None]
     return albedo * (scene.ambient + scene.light_colour * ndl) + spec_term * scene.light_colour
+
+
+def hair_strands(seed: int, size: int = 256) -> np.ndarray:
+    """A brightness pattern of hair strands over the UV square: noise smeared along v, around 1."""
+    noise = np.random.default_rng(seed).normal(0, 1, (size, 2 * size)).astype(np.float32)
+    fine = cv2.GaussianBlur(noise, (1, 0), sigmaX=0.6, sigmaY=12.0)
+    coarse = cv2.GaussianBlur(noise, (0, 0), 6.0)
+    pattern = 1.0 + 0.27 * fine / max(float(fine.std()), 1e-6) + 0.12 * coarse / max(float(coarse.std()), 1e-6)
+    return np.clip(pattern, 0.3, 1.8)
 
 
 MATERIALS = (
