@@ -230,3 +230,29 @@ def test_generate_ict_is_deterministic_by_seed(real, tmp_path):
     assert set(outs[2]).isdisjoint(outs[0])
     records = storage.read_index(tmp_path / "a" / split)
     assert [r["face_model"] for r in records] == ["ict", "ict"]
+
+
+def test_skin_transfer_puts_donor_features_on_the_matching_ict_texels(real):
+    """A dot painted at a Surrey landmark's texel lands on the same landmark's texel of the ICT layout (within
+    3 % of the texture height: eye and mouth corners lose part of their dot to the Surrey model's holes)."""
+    sfm = default_sfm_dir()
+    if not (sfm / "sfm_shape_3448.bin").is_file():
+        pytest.skip("Surrey Face Model not found (../shared/data/sfm)")
+    from facedepth.training.facemodel import FaceModel
+    from facedepth.training.skintransfer import SkinTransfer
+
+    surrey = FaceModel(sfm)
+    transfer = SkinTransfer(real, surrey)
+    ict_uv = real.head_mesh(real.vertices(), np.zeros(real.num_expressions), Look(hair=None)).uv
+    h = transfer.size
+    for landmark in (31, 37, 46, 49, 55):  # nose tip, eye corners, mouth corners
+        donor = np.full((256, 256, 3), 200, np.uint8)
+        u, v = surrey.uv[surrey.landmark_vertices[landmark]]
+        cv2.circle(donor, (int(u * 255), int(v * 255)), 4, (0, 0, 0), -1)
+        out = transfer(donor)
+        ys, xs = np.nonzero(out[..., 0] < 100)
+        assert len(xs), f"landmark {landmark}'s dot was lost"
+        target = ict_uv[np.flatnonzero(real.render_source == real.landmark_vertices[landmark])[0]] * [2 * h, h]
+        assert np.hypot(xs.mean() - target[0], ys.mean() - target[1]) < 0.03 * h, f"landmark {landmark}"
+    plain = transfer(np.full((256, 256, 3), (180, 120, 90), np.uint8))
+    assert np.abs(plain.astype(int) - (180, 120, 90)).max() <= 1  # uncovered skin takes the donor's tone

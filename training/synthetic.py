@@ -13,6 +13,7 @@ texture pool, background pool).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -178,9 +179,9 @@ def shade(raster: Raster, mesh: HeadMesh, scene: Scene, texture: np.ndarray, box
     if hair.any() and look.hair is not None:
         strands = hair_strands(look.hair_seed)
         sh, sw = strands.shape
-        streak = cv2.remap(strands, (a[..., 0][hair] * (sw - 1)).astype(np.float32)[:, None],
-                           (a[..., 1][hair] * (sh - 1)).astype(np.float32)[:, None], cv2.INTER_LINEAR)[:, 0]
-        albedo[hair] = np.asarray(look.hair) * streak[:, None]
+        at = (a[..., :2] * [sw - 1, sh - 1]).astype(np.float32)
+        streak = cv2.remap(strands, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        albedo[hair] = np.asarray(look.hair) * streak[hair][:, None]
         specular[hair], shininess[hair] = 0.12, 12.0
     nrm = a[..., 2:5]
     nrm = nrm / np.maximum(np.linalg.norm(nrm, axis=-1, keepdims=True), 1e-9)
@@ -194,13 +195,22 @@ def shade(raster: Raster, mesh: HeadMesh, scene: Scene, texture: np.ndarray, box
     return albedo * (scene.ambient + scene.light_colour * ndl) + spec_term * scene.light_colour
 
 
-def hair_strands(seed: int, size: int = 256) -> np.ndarray:
-    """A brightness pattern of hair strands over the UV square: noise smeared along v, around 1."""
-    noise = np.random.default_rng(seed).normal(0, 1, (size, 2 * size)).astype(np.float32)
+HAIR_PATTERNS = 16
+
+
+@lru_cache(maxsize=HAIR_PATTERNS)
+def _strands(variant: int, size: int) -> np.ndarray:
+    noise = np.random.default_rng(variant).normal(0, 1, (size, 2 * size)).astype(np.float32)
     fine = cv2.GaussianBlur(noise, (1, 0), sigmaX=0.6, sigmaY=12.0)
     coarse = cv2.GaussianBlur(noise, (0, 0), 6.0)
     pattern = 1.0 + 0.27 * fine / max(float(fine.std()), 1e-6) + 0.12 * coarse / max(float(coarse.std()), 1e-6)
     return np.clip(pattern, 0.3, 1.8)
+
+
+def hair_strands(seed: int, size: int = 256) -> np.ndarray:
+    """A brightness pattern of hair strands over the UV square (noise smeared along v, around 1): one of
+    :data:`HAIR_PATTERNS` variants, made once per process."""
+    return _strands(seed % HAIR_PATTERNS, size)
 
 
 MATERIALS = (
