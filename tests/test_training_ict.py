@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from ict_tiny import EXPRESSIONS, MIRROR_PAIRS, TINY, TINY_LAYOUT, write_tiny_ict
 
 from facedepth.model import depthcode, spec
 from facedepth.training import storage
@@ -22,7 +23,6 @@ from facedepth.training.ictface import IctFaceModel, default_ict_dir, model_fold
 from facedepth.training.model_card import licence_section
 from facedepth.training.splits import split_of
 from facedepth.training.synthetic import SyntheticConfig, crop_box, project, render_scene, sample_scene
-from tests.ict_tiny import EXPRESSIONS, MIRROR_PAIRS, TINY, TINY_LAYOUT, write_tiny_ict
 
 REAL = (default_ict_dir() / "generic_neutral_mesh.obj").is_file()
 NO_JITTER = SyntheticConfig(box_jitter=0.0)

@@ -252,7 +252,8 @@ class IctFaceModel:
         iris = IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))] * rng.uniform(0.7, 1.3)
         hair = None
         if rng.random() > 0.08:
-            hair = tuple(np.clip(HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.8, 1.2, 3), 0, 1))
+            shade = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.8, 1.2) * rng.uniform(0.95, 1.05, 3)
+            hair = tuple(np.clip(shade, 0, 1))
         return Look(iris=tuple(np.clip(iris, 0, 1)), sclera=tuple(rng.uniform(0.72, 0.9) * np.array([1, 0.95, 0.92])),
                     teeth=tuple(rng.uniform(0.65, 0.9) * np.array([1, 0.95, 0.82])), hair=hair,
                     hair_mm=float(rng.uniform(4.0, 25.0)), hair_seed=int(rng.integers(2**31)),
