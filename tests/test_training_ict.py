@@ -256,3 +256,15 @@ def test_skin_transfer_puts_donor_features_on_the_matching_ict_texels(real):
         assert np.hypot(xs.mean() - target[0], ys.mean() - target[1]) < 0.03 * h, f"landmark {landmark}"
     plain = transfer(np.full((256, 256, 3), (180, 120, 90), np.uint8))
     assert np.abs(plain.astype(int) - (180, 120, 90)).max() <= 1  # uncovered skin takes the donor's tone
+
+
+def test_a_fringe_covers_the_forehead_and_ends_the_scored_face_there(real):
+    scene = replace(_flat_scene(real, yaw=0.0), look=Look(hair=(0.1, 0.08, 0.05), hair_mm=10.0))
+    masks = {}
+    for fringe in (None, 78.0):
+        look = replace(scene.look, fringe_mm=fringe)
+        code = render_scene(real, replace(scene, look=look), SKIN, BLACK, np.random.default_rng(1), NO_JITTER)[1]
+        masks[fringe] = depthcode.face_mask(code)
+    top = {fringe: np.flatnonzero(mask.any(axis=1))[0] for fringe, mask in masks.items()}
+    assert (masks[78.0] & ~masks[None]).sum() == 0
+    assert top[78.0] > top[None] + 5  # the scored face starts lower, under the fringe

@@ -52,6 +52,8 @@ class Look:
     """Thickness of the hair shell on the crown (it thins towards its edges)."""
     hair_seed: int = 0
     """Seed of the hair's strand pattern."""
+    fringe_mm: float | None = None
+    """Hair also covers the forehead above this neutral height (model mm); None: the model's own hairline."""
     gaze_deg: tuple[float, float] = (0.0, 0.0)
     """Extra eyeball rotation (yaw, pitch) on top of what the eyeLook expressions give."""
 

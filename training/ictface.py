@@ -61,11 +61,13 @@ class Region:
     scored: bool = False
     eye: str = ""
     """'L' / 'R' for an eyeball that gaze turns."""
+    ears: bool = False
+    """The region holds the ears (kept free of hair)."""
 
 
 OFFICIAL_LAYOUT: tuple[Region, ...] = (
     Region("narrow face area", (0, 6560), Material.SKIN, scored=True),
-    Region("rest of the face area (ears, sides, under the chin)", (6560, 9230), Material.SKIN),
+    Region("rest of the face area (ears, sides, under the chin)", (6560, 9230), Material.SKIN, ears=True),
     Region("head and neck", (9230, 11144), Material.SKIN),
     Region("mouth socket", (11144, 13226), Material.MOUTH_SOCKET, scored=True),
     Region("eye socket left", (13226, 13630), Material.EYE_SOCKET, scored=True),
@@ -120,6 +122,10 @@ IRIS_COLOURS = np.array([[0.25, 0.13, 0.05], [0.12, 0.07, 0.04], [0.35, 0.25, 0.
 HAIR_COLOURS = np.array([[0.04, 0.03, 0.03], [0.10, 0.06, 0.04], [0.22, 0.13, 0.07], [0.45, 0.32, 0.18],
                          [0.60, 0.50, 0.35], [0.50, 0.48, 0.46], [0.75, 0.74, 0.72]])
 HAIRLINE_Y_MM, NAPE_Y_MM, BEHIND_EARS_Z_MM = 85.0, -40.0, -10.0
+FRINGE_MM = (72.0, 96.0)
+"""Range of the neutral height above which hair also covers the forehead (half the haired samples): the
+narrow face area reaches ~96 mm, so a fringe makes the scored face end lower, at a hairline."""
+FRINGE_WAVE_MM = 4.0
 TEMPLE_X_MM, TEMPLE_Y_MM, EAR_X_MM = 62.0, 48.0, 72.0
 """The hair shell covers unscored skin whose neutral position is above the hairline (brows are at ~55 mm,
 the narrow face area ends at ~95 mm), behind the ears and above the nape, or above the ears at the temples."""
@@ -257,6 +263,7 @@ class IctFaceModel:
         return Look(iris=tuple(np.clip(iris, 0, 1)), sclera=tuple(rng.uniform(0.72, 0.9) * np.array([1, 0.95, 0.92])),
                     teeth=tuple(rng.uniform(0.65, 0.9) * np.array([1, 0.95, 0.82])), hair=hair,
                     hair_mm=float(rng.uniform(4.0, 25.0)), hair_seed=int(rng.integers(2**31)),
+                    fringe_mm=float(rng.uniform(*FRINGE_MM)) if hair and rng.random() < 0.5 else None,
                     gaze_deg=(float(rng.normal(0, 4)), float(rng.normal(0, 3))))
 
     # -- render mesh ---------------------------------------------------------------------------------
@@ -292,15 +299,18 @@ class IctFaceModel:
         # Scalp: unscored skin whose neutral position is above the hairline or behind and above the nape.
         skin = self._material == int(Material.SKIN)
         unscored_skin = np.zeros(len(self.neutral), bool)
-        unscored_skin[tris[skin & ~self._scored].ravel()] = True
-        unscored_skin[tris[skin & self._scored].ravel()] = False
+        unscored_skin[tris[skin & ~self._scored].ravel()] = True  # with the face area's rim: no bare band
         x, y, z = self.neutral.T
         ear = np.zeros(len(self.neutral), bool)
-        ear[tris[tri_region == 1].ravel()] = True  # the rest of the face area holds the ears
+        ear[tris[np.isin(tri_region, [k for k, r in enumerate(self.layout) if r.ears])].ravel()] = True
         ear &= (np.abs(x) > EAR_X_MM) & (y < HAIRLINE_Y_MM)
         scalp = unscored_skin & ~ear & ((y > HAIRLINE_Y_MM) | ((z < BEHIND_EARS_Z_MM) & (y > NAPE_Y_MM))
                                  | ((np.abs(x) > TEMPLE_X_MM) & (y > TEMPLE_Y_MM)))
         self._scalp_tri = np.flatnonzero(skin & scalp[tris].all(axis=1))
+        # Forehead: scored skin a fringe may cover, with the lowest neutral height of each triangle.
+        forehead = np.flatnonzero(skin & self._scored & (y[tris].min(axis=1) > FRINGE_MM[0]))
+        self._forehead_tri, self._forehead_low = forehead, y[tris[forehead]].min(axis=1)
+        self._forehead_x = x[tris[forehead]].mean(axis=1)
 
     def _eye_angles(self, verts: np.ndarray) -> np.ndarray:
         """Angle (degrees) of each render vertex's eyeball direction from +z (0 for non-eye vertices)."""
@@ -339,7 +349,11 @@ class IctFaceModel:
         mesh = HeadMesh(verts[src], self._render_triangles, normals[src], self._render_uv, self._material,
                         self._scored, self._eye_angle_neutral[src], cull_back=True)
         if look.hair is not None and self._scalp_tri.size:
-            mesh = _with_hair(mesh, self._scalp_tri, look.hair_mm)
+            hair = self._scalp_tri
+            if look.fringe_mm is not None:
+                wave = FRINGE_WAVE_MM * np.sin(self._forehead_x / 9.0 + look.hair_seed % 7)  # a ragged edge
+                hair = np.r_[hair, self._forehead_tri[self._forehead_low > look.fringe_mm + wave]]
+            mesh = _with_hair(mesh, hair, look.hair_mm)
         return mesh
 
     def with_layout(self, **changes) -> IctFaceModel:
