@@ -1,11 +1,13 @@
 """Face detection and 68-point landmarks with dlib.
 
-Detection runs dlib's HOG detector first (fast, frontal to about 45 degrees of yaw); when it finds
+Detection runs dlib's HOG detector first (fast, frontal to about 45 degrees of yaw) on a copy no larger
+than ``DETECT_MAX_SIDE``; copies of large photos are made by skipping pixels down to about twice the copy's
+size and averaging from there, so detection costs about the same from 0.5 to 48 megapixels. When HOG finds
 nothing, dlib's CNN (MMOD) detector, which also finds profiles and tilted heads, runs on a copy no larger
 than ``CNN_MAX_SIDE`` (about 1-2 s on 2 cores, so it is only the fallback). Landmarks come from the
-68-point shape predictor. All models ship inside PyPI wheels (dlib-bin, face-recognition-models), so
-nothing is downloaded at run time. Detections scoring below ``min_score`` are dropped (HOG fires on
-face-like non-faces with low scores).
+68-point shape predictor, on the photo at full resolution. All models ship inside PyPI wheels (dlib-bin,
+face-recognition-models), so nothing is downloaded at run time. Detections scoring below ``min_score`` are
+dropped (HOG fires on face-like non-faces with low scores).
 """
 
 from __future__ import annotations
@@ -46,12 +48,17 @@ class Face:
 
 
 def _downscaled(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """A copy no larger than ``max_side`` and its scale. Photos more than 4x larger are first decimated
+    (every k-th pixel) to about twice that size, then area-averaged: a full area resize of 48 megapixels
+    took 440 ms, this 45 ms, for copies within about 1 grey level on average."""
     h, w = rgb.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale == 1.0:
         return np.ascontiguousarray(rgb), 1.0
-    small = resize_area(rgb, round(w * scale), round(h * scale))
-    return small, scale
+    step = max(1, int(1 / (2 * scale)))
+    source = np.ascontiguousarray(rgb[::step, ::step]) if step > 1 else rgb
+    small = resize_area(source, round(w * scale), round(h * scale))
+    return small, small.shape[1] / w
 
 
 class FaceDetector:
