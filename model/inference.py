@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 INPUT_SHAPE = (1, spec.IMAGE_SIZE, spec.IMAGE_SIZE, spec.INPUT_CHANNELS)
 OUTPUT_SHAPE = (1, spec.IMAGE_SIZE, spec.IMAGE_SIZE, spec.OUTPUT_CHANNELS)
+MAX_BATCH = 2
+"""Photos per invoke: the mirror average's pair. Larger batches gain nothing more on 2 cores and cost
+memory (about 60 MB of activations per photo)."""
 _CARD_SHA = re.compile(r"sha256\W{0,4}\s*([0-9a-fA-F]{64})\b")
 
 
@@ -46,14 +49,21 @@ class DepthEstimator(Protocol):
 
 
 class TFLiteDepthEstimator:
-    """The exported generator run by the LiteRT interpreter, one photo at a time (the model has batch 1)."""
+    """The exported generator run by the LiteRT interpreter (XNNPACK on the CPU).
+
+    The model is exported with batch 1; a call with N photos resizes the input to N and runs them in one
+    invoke (both mirror passes as one batch-2 invoke measured 1.3x faster than two batch-1 invokes on 2
+    cores, with the same outputs to float rounding). ``num_threads`` defaults to every CPU; batch workers,
+    which run side by side, use 1 each.
+    """
 
     def __init__(self, path: Path, num_threads: int | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = Path(path)
+        self.num_threads = num_threads or os.cpu_count() or 1
         try:
-            self._interp = Interpreter(model_path=str(self.path), num_threads=num_threads or os.cpu_count() or 1)
+            self._interp = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
             with _native_stderr_to_log():
                 self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
@@ -67,17 +77,28 @@ class TFLiteDepthEstimator:
         _check_shape(self.path, "output", tuple(self._output["shape"]), OUTPUT_SHAPE)
         if self._input["dtype"] != np.float32 or self._output["dtype"] != np.float32:
             raise WeightsError(f"{self.path}: expected float32 input and output")
+        self._batch = 1
         self._lock = threading.Lock()  # one interpreter, one caller at a time
 
     def __call__(self, photos: np.ndarray) -> np.ndarray:
         photos = _check_photos(photos)
         out = np.empty((len(photos), *OUTPUT_SHAPE[1:]), np.float32)
         with self._lock:
-            for i, photo in enumerate(photos):
-                self._interp.set_tensor(self._input["index"], photo[None])
+            for start in range(0, len(photos), MAX_BATCH):
+                chunk = photos[start:start + MAX_BATCH]
+                self._resize(len(chunk))
+                self._interp.set_tensor(self._input["index"], chunk)
                 self._interp.invoke()
-                out[i] = self._interp.get_tensor(self._output["index"])[0]
+                out[start:start + len(chunk)] = self._interp.get_tensor(self._output["index"])
         return out
+
+    def _resize(self, batch: int) -> None:
+        """Sets the interpreter's batch size (a re-allocation, so only when it changes)."""
+        if batch != self._batch:
+            self._interp.resize_tensor_input(self._input["index"], [batch, *INPUT_SHAPE[1:]])
+            with _native_stderr_to_log():
+                self._interp.allocate_tensors()
+            self._batch = batch
 
 
 class KerasDepthEstimator:
@@ -111,8 +132,9 @@ class MirrorAveraged:
         self.inner = inner
 
     def __call__(self, photos: np.ndarray) -> np.ndarray:
-        direct = self.inner(photos)
-        mirrored = self.inner(np.ascontiguousarray(photos[:, :, ::-1]))[:, :, ::-1]
+        photos = _check_photos(photos)
+        both_ways = self.inner(np.concatenate([photos, photos[:, :, ::-1]]))  # one batched call
+        direct, mirrored = both_ways[:len(photos)], both_ways[len(photos):, :, ::-1]
         both = depthcode.face_mask(direct) & depthcode.face_mask(mirrored)
         return np.where(both, (direct + mirrored) / 2, np.float32(spec.BACKGROUND_CODE)).astype(np.float32)
 
@@ -149,8 +171,9 @@ class AtTrainingScale:
         return np.where(weight > 0.5, values / np.maximum(weight, 1e-6), spec.BACKGROUND_CODE).astype(np.float32)
 
 
-def load_estimator(path: Path | None = None) -> DepthEstimator:
-    """The generator at ``path`` (default: the bundled one), after checking it against its model card."""
+def load_estimator(path: Path | None = None, num_threads: int | None = None) -> DepthEstimator:
+    """The generator at ``path`` (default: the bundled one), after checking it against its model card;
+    ``num_threads`` for LiteRT (default: every CPU)."""
     bundled = path is None
     path = Path(path) if path is not None else resources.default_weights()
     if not path.is_file():
@@ -161,7 +184,7 @@ def load_estimator(path: Path | None = None) -> DepthEstimator:
     verify_model_card(path)
     suffix = path.suffix.lower()
     if suffix == ".tflite":
-        return TFLiteDepthEstimator(path)
+        return TFLiteDepthEstimator(path, num_threads)
     if suffix == ".keras":
         return KerasDepthEstimator(path)
     raise WeightsError(f"{path}: unsupported weights format '{suffix}' (expected .tflite or .keras)")
@@ -172,9 +195,9 @@ def as_the_app_runs_it(estimator: DepthEstimator) -> DepthEstimator:
     return AtTrainingScale(MirrorAveraged(estimator))
 
 
-def load_app_estimator(path: Path | None = None) -> DepthEstimator:
+def load_app_estimator(path: Path | None = None, num_threads: int | None = None) -> DepthEstimator:
     """The generator at ``path`` (default: the bundled one) as the app runs it."""
-    return as_the_app_runs_it(load_estimator(path))
+    return as_the_app_runs_it(load_estimator(path, num_threads))
 
 
 def file_sha256(path: Path) -> str:

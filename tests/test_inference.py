@@ -200,3 +200,20 @@ def test_training_scale_keeps_the_outer_ring_as_background():
     codes = AtTrainingScale(_FaceWhereDark())(photo)[0, ..., 0]
     assert np.all(codes[_disc(110)] < spec.MASK_THRESHOLD)
     assert np.all(codes[:5] == spec.BACKGROUND_CODE) and np.all(codes[:, -5:] == spec.BACKGROUND_CODE)
+
+
+def test_mirror_average_runs_both_passes_in_one_call():
+    inner = _FaceWhereDark()
+    photos = np.random.default_rng(4).uniform(-1, 1, (2, 256, 256, 3)).astype(np.float32)
+    MirrorAveraged(inner)(photos)
+    assert len(inner.seen) == 1 and inner.seen[0].shape == (4, 256, 256, 3)
+    np.testing.assert_array_equal(inner.seen[0][2:], photos[:, :, ::-1])
+
+
+def test_batched_invoke_matches_one_photo_at_a_time_on_any_thread_count(tiny_weights):
+    photos = np.random.default_rng(5).uniform(-1, 1, (2, *INPUT_SHAPE[1:])).astype(np.float32)
+    two_threads = load_estimator(tiny_weights, num_threads=2)
+    batched = two_threads(photos)
+    singles = np.concatenate([two_threads(photo[None]) for photo in photos])
+    np.testing.assert_allclose(batched, singles, atol=1e-6)
+    np.testing.assert_allclose(load_estimator(tiny_weights, num_threads=1)(photos), batched, atol=1e-6)
