@@ -75,16 +75,58 @@ def warp_affine(image: np.ndarray, matrix: np.ndarray, width: int, height: int, 
     else:
         raise ValueError(f"border must be 'reflect' or 'constant', got {border!r}")
 
-    sx, sy = _source_coords(inverse, x_lo, y_lo, x_hi, y_hi)
-    left, top = np.floor(sx), np.floor(sy)
-    fx, fy = (sx - left).astype(np.float32), (sy - top).astype(np.float32)
-    left, top = left.astype(np.intp), top.astype(np.intp)
+    if inverse[0, 1] == 0 and inverse[1, 0] == 0:  # scale + shift (every crop and zoom): separable
+        result = _warp_separable(source, inverse, (x_lo, y_lo, x_hi, y_hi), (src_w, src_h), border)
+    else:
+        result = _warp_general(source, inverse, (x_lo, y_lo, x_hi, y_hi), (src_w, src_h), border)
+    out[y_lo:y_hi, x_lo:x_hi] = result.reshape(out[y_lo:y_hi, x_lo:x_hi].shape)
+    if out_dtype == np.uint8:
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return out
+
+
+def _taps(coords: np.ndarray, n: int, border: Border) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source coordinates along one axis -> (first neighbour, second neighbour, float32 weight of the second);
+    for ``constant`` the indices point into the source padded by one pixel."""
+    low = np.floor(coords)
+    weight = (coords - low).astype(np.float32)
+    low = low.astype(np.intp)
     if border == "reflect":
-        cols = (_reflect101(left, src_w), _reflect101(left + 1, src_w))
-        rows = (_reflect101(top, src_h), _reflect101(top + 1, src_h))
-    else:  # shifted by the one-pixel pad; anything further out lands on the pad
-        cols = (np.clip(left + 1, 0, src_w + 1), np.clip(left + 2, 0, src_w + 1))
-        rows = (np.clip(top + 1, 0, src_h + 1), np.clip(top + 2, 0, src_h + 1))
+        return _reflect101(low, n), _reflect101(low + 1, n), weight
+    return np.clip(low + 1, 0, n + 1), np.clip(low + 2, 0, n + 1), weight
+
+
+def _warp_separable(source: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int],
+                    src_size: tuple[int, int], border: Border) -> np.ndarray:
+    """Bilinear sampling for a matrix without rotation or shear: neighbour indices and weights per row and
+    per column instead of per pixel (several times faster on a 256 x 256 crop). The arithmetic is that of
+    :func:`_warp_general`, so the results are the same to the last bit."""
+    x_lo, y_lo, x_hi, y_hi = window
+    src_w, src_h = src_size
+    xs = inverse[0, 0] * np.arange(x_lo, x_hi, dtype=np.float64) + inverse[0, 2]
+    ys = inverse[1, 1] * np.arange(y_lo, y_hi, dtype=np.float64) + inverse[1, 2]
+    col0, col1, fx = _taps(xs, src_w, border)
+    row0, row1, fy = _taps(ys, src_h, border)
+    source = source.reshape(*source.shape[:2], -1)
+    fx, fy = fx[None, :, None], fy[:, None, None]
+
+    def at(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return source.take(rows, axis=0).take(cols, axis=1).astype(np.float32)
+
+    upper = at(row0, col0) * (1 - fx) + at(row0, col1) * fx
+    lower = at(row1, col0) * (1 - fx) + at(row1, col1) * fx
+    return upper * (1 - fy) + lower * fy
+
+
+def _warp_general(source: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int],
+                  src_size: tuple[int, int], border: Border) -> np.ndarray:
+    """Bilinear sampling for any affine matrix: neighbour indices and weights per output pixel."""
+    x_lo, y_lo, x_hi, y_hi = window
+    src_w, src_h = src_size
+    sx, sy = _source_coords(inverse, x_lo, y_lo, x_hi, y_hi)
+    cols = _taps(sx, src_w, border)
+    rows = _taps(sy, src_h, border)
+    fx, fy = cols[2], rows[2]
     stride = source.shape[1]
     pixels = source.reshape(source.shape[0] * stride, -1)  # flat gathers are several times faster than 2-D ones
 
@@ -94,10 +136,7 @@ def warp_affine(image: np.ndarray, matrix: np.ndarray, width: int, height: int, 
     fx, fy = fx[..., None], fy[..., None]
     upper = at(rows[0], cols[0]) * (1 - fx) + at(rows[0], cols[1]) * fx
     lower = at(rows[1], cols[0]) * (1 - fx) + at(rows[1], cols[1]) * fx
-    out[y_lo:y_hi, x_lo:x_hi] = (upper * (1 - fy) + lower * fy).reshape(out[y_lo:y_hi, x_lo:x_hi].shape)
-    if out_dtype == np.uint8:
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    return out
+    return upper * (1 - fy) + lower * fy
 
 
 def inside_mask(matrix: np.ndarray, src_w: int, src_h: int, width: int, height: int) -> np.ndarray:

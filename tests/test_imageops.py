@@ -73,3 +73,14 @@ def test_resize_area_averages_blocks():
     image = np.arange(16, dtype=np.uint8).reshape(4, 4).repeat(3).reshape(4, 4, 3) * 10
     small = imageops.resize_area(image, 2, 2)
     np.testing.assert_array_equal(small[..., 0], [[25, 45], [105, 125]])
+
+
+@pytest.mark.parametrize("border", ["reflect", "constant"])
+def test_scale_and_shift_path_equals_the_general_one_to_the_bit(border):
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    matrix = np.array([[1.7, 0.0, -20.3], [0.0, 1.3, 4.6]])
+    ours = imageops.warp_affine(image, matrix, 150, 100, border=border, fill=9.0)
+    general = imageops.warp_affine(image, matrix + np.array([[0, 1e-300, 0], [0, 0, 0]]), 150, 100, border=border,
+                                   fill=9.0)  # a shear too small to move anything takes the per-pixel path
+    np.testing.assert_array_equal(ours, general)
