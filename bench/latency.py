@@ -3,10 +3,14 @@
 Stages: photo loading, face detection, crop, generator, uncrop, then for the grid mesh and for Poisson at
 depths 7-10: point cloud (with outlier removal), normals, surface, trimming, wire frame, and writing each
 output format. Each configuration runs ``--runs`` times after one untimed warm-up; the table shows the
-median and the interquartile range (and min-max) in milliseconds. ``--json PATH`` also writes every
-individual timing.
+median and the interquartile range (and min-max) in milliseconds, and the last lines the medians of
+photo -> depth (loading to uncrop) and photo -> trimmed mesh (the same plus the reconstruction with the
+default mesh settings, no exports). ``--json PATH`` also writes every individual timing.
+``--generator-options`` times LiteRT's thread counts and batching against each other;
+``--detect-sizes 0.5,2,12,48`` times detection on the photo scaled to those megapixels.
 
     python bench/latency.py [--runs 5] [--weights PATH] [--poisson-depths 7,8,9,10] [--json latency.json]
+                            [--generator-options] [--detect-sizes LIST]
 """
 
 from __future__ import annotations
@@ -23,11 +27,18 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from facedepth.app.pipeline import DEPTH_FILE_SUFFIX, WIREFRAME_SUFFIX, camera_of, sampling_grid, scaled_to_face
-from facedepth.model import resources
+from facedepth.model import crop, resources, spec
 from facedepth.model.imageio import load_photo
-from facedepth.model.inference import file_sha256, load_app_estimator
+from facedepth.model.inference import (
+    DepthEstimator,
+    as_the_app_runs_it,
+    file_sha256,
+    load_app_estimator,
+    load_estimator,
+)
 from facedepth.model.service import DepthService
 from facedepth.reconstruction import export
 from facedepth.reconstruction.surface import MeshSettings, reconstruct
@@ -40,6 +51,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--image", type=Path, default=resources.sample_image(), help="photo (default: the sample)")
     parser.add_argument("--poisson-depths", default="7,8,9,10", help="comma list (default 7,8,9,10)")
     parser.add_argument("--json", type=Path, help="also write all timings to this JSON file")
+    parser.add_argument("--detect-sizes", default="none", metavar="LIST",
+                        help="also time face detection on the photo scaled to these megapixels (e.g. 0.5,2,12,48)")
+    parser.add_argument("--generator-options", action="store_true",
+                        help="also time the generator's LiteRT options (threads, batching) against each other")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -66,9 +81,9 @@ def bench_depth(service: DepthService, image: Path, runs: int) -> tuple[dict[str
     return times, prediction
 
 
-def bench_mesh(prediction, settings: MeshSettings, runs: int, out_dir: Path) -> dict[str, list[float]]:
-    """Reconstruction stages and every export for one mesh configuration, as the pipeline runs them (on the
-    generator's grid for a small face, textured from the photo)."""
+def bench_mesh(prediction, settings: MeshSettings, runs: int, out_dir: Path | None) -> dict[str, list[float]]:
+    """Reconstruction stages and, with an ``out_dir``, every export for one mesh configuration, as the
+    pipeline runs them (on the generator's grid for a small face, textured from the photo)."""
     times: dict[str, list[float]] = defaultdict(list)
     depth, rgb, grid_camera, side = sampling_grid(prediction)
     settings = scaled_to_face(settings, side)
@@ -78,6 +93,8 @@ def bench_mesh(prediction, settings: MeshSettings, runs: int, out_dir: Path) -> 
         recon = reconstruct(depth, rgb, grid_camera, settings, photo=photo)
         for stage, seconds in recon.timings.items():
             times[stage].append(seconds)
+        if out_dir is None:
+            continue
         for fmt in export.MESH_FORMATS:
             timed(times[f"export {fmt}"], export.save_mesh, recon.mesh, out_dir / f"face.{fmt}", overwrite=True,
                   texture=recon.texture)
@@ -98,6 +115,55 @@ def bench_depth_exports(prediction, runs: int, out_dir: Path) -> dict[str, list[
             timed(times[f"export depth {kind}"], export.save_depth, prediction.depth_mm, out_dir / f"face{suffix}",
                   kind, overwrite=True)
     return times
+
+
+def bench_detection_sizes(service: DepthService, image: Path, sizes: list[float], runs: int
+                          ) -> list[tuple[str, str, list[float]]]:
+    """Face detection (boxes and landmarks) on the photo scaled to each size in megapixels."""
+    photo = Image.fromarray(load_photo(image))
+    rows = []
+    for megapixels in sizes:
+        scale = (megapixels * 1e6 / (photo.width * photo.height)) ** 0.5
+        rgb = np.asarray(photo.resize((round(photo.width * scale), round(photo.height * scale)),
+                                      Image.Resampling.BICUBIC))
+        service.detector.largest(rgb)  # warm-up
+        samples: list[float] = []
+        for _ in range(runs):
+            found = timed(samples, service.detector.largest, rgb)
+        print(f"detect at {megapixels:g} Mpx ({rgb.shape[1]} x {rgb.shape[0]}): median "
+              f"{statistics.median(samples) * 1000:.1f} ms, face {'found' if found else 'NOT found'}", flush=True)
+        rows.append(("detect", f"{megapixels:g} Mpx", samples))
+    print()
+    return rows
+
+
+def one_at_a_time(inner: DepthEstimator) -> DepthEstimator:
+    """``inner`` called once per photo: how the mirror passes ran before they were batched."""
+    return lambda photos: np.concatenate([inner(photo[None]) for photo in photos])
+
+
+def bench_generator_options(weights: Path | None, prediction, runs: int) -> list[tuple[str, str, list[float]]]:
+    """The app's generator call (training scale, mirror average) under each LiteRT option, on the sample's
+    crop. The options take turns within every run, so load from other processes hits them alike; the
+    table's last column is the largest code difference from the first option (0 = same depth)."""
+    photo = spec.to_network_input(crop.crop_image(prediction.image, prediction.box))[None]
+    options: dict[str, DepthEstimator] = {}
+    for threads in (os.cpu_count() or 1, 1):
+        inner = load_estimator(weights, num_threads=threads)
+        options[f"2 x batch 1, {threads} thr"] = as_the_app_runs_it(one_at_a_time(inner))
+        options[f"batch 2, {threads} thr"] = as_the_app_runs_it(inner)
+    reference = next(iter(options.values()))(photo)
+    times: dict[str, list[float]] = {name: [] for name in options}
+    differences = {name: float(np.abs(estimator(photo) - reference).max()) for name, estimator in options.items()}
+    names = list(options)
+    for run in range(runs):
+        for name in names[run % len(names):] + names[:run % len(names)]:  # rotate who goes first
+            timed(times[name], options[name], photo)
+    print("generator options (max |code difference| from the first):")
+    for name in names:
+        print(f"  {name:<20} median {statistics.median(times[name]) * 1000:7.1f} ms   max diff {differences[name]:.2g}")
+    print()
+    return [("generator", name, samples) for name, samples in times.items()]
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -133,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     sizes: dict[str, dict[str, float]] = {}
     depth_times, prediction = bench_depth(service, args.image, args.runs)
     rows += [("depth", stage, samples) for stage, samples in depth_times.items()]
+    if args.detect_sizes != "none":
+        megapixels = [float(v) for v in args.detect_sizes.split(",") if v.strip()]
+        rows += bench_detection_sizes(service, args.image, megapixels, args.runs)
+    if args.generator_options:
+        rows += bench_generator_options(args.weights, prediction, args.runs)
     with tempfile.TemporaryDirectory(prefix="facedepth-bench-") as tmp:
         out_dir = Path(tmp)
         rows += [("depth", stage, samples) for stage, samples in bench_depth_exports(prediction, args.runs,
@@ -150,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"files {files}", flush=True)
     print()
     print_table(rows)
+    depth_total = [sum(depth_times[stage][i] for stage in ("load photo", *prediction.timings))
+                   for i in range(args.runs)]
+    recon = bench_mesh(prediction, MeshSettings(), args.runs, None)
+    mesh_total = [depth_total[i] + sum(recon[stage][i] for stage in recon) for i in range(args.runs)]
+    print(f"\nphoto -> depth: median {statistics.median(depth_total) * 1000:.1f} ms; photo -> trimmed mesh "
+          f"(Poisson depth {MeshSettings.poisson_depth}): median {statistics.median(mesh_total) * 1000:.1f} ms")
 
     if args.json:
         record = {
