@@ -51,6 +51,9 @@ DEB_DEPENDS = ("libc6 (>= 2.35), libgl1, libegl1, libx11-6, libxcb1, libxext6, l
 opens the X11 extension libraries at run time); libc 2.35 because the Open3D wheel is manylinux_2_35."""
 ICON = ROOT / resources.ICON_FILE
 SCREEN = xvfb.SCREEN
+SIZE_BUDGET_MIB = 450
+"""The unpacked bundle (with the bundled generator) may take at most this much; tests/test_installer.py
+asserts it."""
 
 
 class BuildError(RuntimeError):
@@ -108,9 +111,35 @@ def run_pyinstaller(dist: Path, work: Path, weights: Path | None, allow_no_weigh
     bundle = dist / NAME
     if not executable(bundle).is_file():
         raise BuildError(f"PyInstaller finished but {executable(bundle)} is missing")
+    link_duplicates(bundle)
     strip_symbols(bundle)
     normalise_permissions(bundle)
     return bundle
+
+
+def link_duplicates(bundle: Path) -> int:
+    """Replaces each top-level copy of a library that also lies, byte for byte, in a package folder by a
+    relative symbolic link to it (what PyInstaller does itself when it can tell where a library came from;
+    from a virtual environment that reaches its packages through a .pth file it copies Open3D's 218 MB
+    library twice); returns the bytes saved."""
+    internal = executable(bundle).parent / "_internal"
+    if not internal.is_dir():
+        return 0
+    nested: dict[str, list[Path]] = {}
+    for path in internal.rglob("*.so*"):
+        if path.parent != internal and path.is_file() and not path.is_symlink():
+            nested.setdefault(path.name, []).append(path)
+    saved = 0
+    for top in sorted(internal.glob("*.so*")):
+        if top.is_symlink() or not top.is_file():
+            continue
+        twin = next((p for p in nested.get(top.name, []) if p.stat().st_size == top.stat().st_size
+                     and p.read_bytes() == top.read_bytes()), None)
+        if twin is not None:
+            saved += top.stat().st_size
+            top.unlink()
+            top.symlink_to(twin.relative_to(internal))
+    return saved
 
 
 def strip_symbols(bundle: Path) -> int:
@@ -121,13 +150,22 @@ def strip_symbols(bundle: Path) -> int:
     if not sys.platform.startswith("linux") or strip is None:
         return 0
     before = tree_size(bundle)
+    vendored = vendored_library_names()
     libraries = [path for path in bundle.rglob("*.so*") if path.is_file() and not path.is_symlink()
-                 and not any(part.endswith(".libs") for part in path.relative_to(bundle).parts)]
+                 and not any(part.endswith(".libs") for part in path.relative_to(bundle).parts)
+                 and path.name not in vendored]
     for library in libraries:
         proc = subprocess.run([strip, "--strip-unneeded", str(library)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"strip failed on {library}: {proc.stderr.strip()}")
     return before - tree_size(bundle)
+
+
+def vendored_library_names() -> set[str]:
+    """Names of the libraries in the ``*.libs`` folders of the installed wheels (auditwheel's), wherever
+    PyInstaller put them in the bundle."""
+    folders = {Path(entry) for entry in sys.path if entry and Path(entry).is_dir()}
+    return {library.name for folder in folders for library in folder.glob("*.libs/*.so*")}
 
 
 def normalise_permissions(folder: Path) -> None:
@@ -361,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         start = time.perf_counter()
         bundle = run_pyinstaller(dist, args.work.resolve(), args.weights, args.allow_no_weights)
-        report("bundle", f"{bundle} in {time.perf_counter() - start:.0f} s, unpacked {mb(tree_size(bundle))}")
+        size = tree_size(bundle)
+        report("bundle", f"{bundle} in {time.perf_counter() - start:.0f} s, unpacked {mb(size)} "
+                         f"({size / 2**20:.1f} MiB of the {SIZE_BUDGET_MIB} MiB budget)")
         report("self-test", f"passed in {self_test(bundle):.1f} s (clean environment, outside the source tree)")
         if args.measure_start:
             times = measure_start(bundle)
