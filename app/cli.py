@@ -247,20 +247,24 @@ def _report_failure(image: Path, exc: Exception, verbose: int, label: str = "") 
 
 
 def _info(args: argparse.Namespace) -> int:
-    from facedepth.model import resources
+    from facedepth.model import identity, resources
     from facedepth.model.inference import file_sha256
 
     path = args.weights or resources.default_weights()
     _load_pipeline(args.weights)  # the same checks as predict: exists, loads, matches its card
     print(f"weights: {path}")
     print(f"sha256:  {file_sha256(path)}")
+    if path.suffix.lower() == ".tflite":
+        found = identity.check_file(path)  # already checked by loading
+        print(f"model id: {found['model_id']} (FaceDepth identity in the file's metadata)")
+        print("depth convention: " + ", ".join(f"{k} {v}" for k, v in found["depth_convention"].items()))
     card = path.parent / resources.MODEL_CARD_FILE
     if card.is_file():
         print(f"model card: {card}")
         for line in card.read_text(encoding="utf-8", errors="replace").splitlines()[:12]:
             print(f"  {line}")
     else:
-        print("model card: none beside the weights (integrity not checked)")
+        print("model card: none beside the weights (sha256 not checked against a card)")
     return EXIT_OK
 
 

@@ -4,9 +4,11 @@ TensorFlow/Keras is imported only when a .keras file is asked for; the app and t
 files through ``ai_edge_litert`` and never import TensorFlow (TensorFlow and Kivy's OpenGL in one
 process crash).
 
-Integrity: when a ``MODEL_CARD.md`` lies beside the weights file and holds ``sha256: <64 hex digits>``
-lines, the file's sha256 must equal one of them, so a half-copied or swapped model is refused instead
-of silently producing noise.
+Identity: a .tflite must carry the FaceDepth identity written at export (:mod:`facedepth.model.identity`:
+model id and depth convention), so another project's model of the same shape is refused. Integrity: when a
+``MODEL_CARD.md`` lies beside the weights file and holds ``sha256: <64 hex digits>`` lines, the file's
+sha256 must equal one of them, so a half-copied or swapped model is refused instead of silently producing
+noise; when the card names a ``Model id:``, the file's identity must name the same.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from facedepth.model import depthcode, resources, spec
+from facedepth.model import depthcode, identity, resources, spec
 from facedepth.model.imageops import invert_affine, warp_affine
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,9 @@ MAX_BATCH = 2
 """Photos per invoke: the mirror average's pair. Larger batches gain nothing more on 2 cores and cost
 memory (about 60 MB of activations per photo)."""
 _CARD_SHA = re.compile(r"sha256\W{0,4}\s*([0-9a-fA-F]{64})\b")
+_CARD_ID = re.compile(r"^\W*model id\W*\s*([^\s`*]+)", re.IGNORECASE | re.MULTILINE)
+KERAS_GENERATOR_PREFIX = "unet_generator"
+"""Name prefix of the Keras model made by :func:`facedepth.model.architecture.build_generator`."""
 
 
 class WeightsError(RuntimeError):
@@ -63,11 +68,19 @@ class TFLiteDepthEstimator:
         self.path = Path(path)
         self.num_threads = num_threads or os.cpu_count() or 1
         try:
+            model = self.path.read_bytes()
+        except OSError as exc:
+            raise WeightsError(f"cannot read weights file {self.path} ({exc.strerror or exc})") from exc
+        try:
             self._interp = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
             with _native_stderr_to_log():
                 self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise WeightsError(f"{self.path}: not a valid LiteRT model ({_first_line(exc)})") from exc
+        try:
+            self.identity = identity.check(model)
+        except identity.IdentityError as exc:
+            raise WeightsError(f"{self.path}: {exc}") from exc
         inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise WeightsError(f"{self.path}: expected one input and one output, found {len(inputs)} and "
@@ -105,13 +118,22 @@ class KerasDepthEstimator:
     """A generator saved by Keras (.keras); for evaluating checkpoints, never used by the app."""
 
     def __init__(self, path: Path) -> None:
-        import keras
-
         self.path = Path(path)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices are not errors
+        try:
+            with _native_stderr_to_log():
+                import keras
+        except ImportError as exc:
+            raise WeightsError(f"{self.path}: .keras weights need TensorFlow, which this installation lacks "
+                               "(install the train extra: pip install 'facedepth[train]'), or pass a "
+                               ".tflite") from exc
         try:
             self._model = keras.models.load_model(self.path, compile=False)
         except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors, ... on bad files
             raise WeightsError(f"{self.path}: not a loadable Keras model ({_first_line(exc)})") from exc
+        if not str(self._model.name).startswith(KERAS_GENERATOR_PREFIX):
+            raise WeightsError(f"{self.path}: not a FaceDepth generator (Keras model {self._model.name!r}, "
+                               f"expected {KERAS_GENERATOR_PREFIX}_...)")
         _check_shape(self.path, "input", (1, *self._model.input_shape[1:]), INPUT_SHAPE)
         _check_shape(self.path, "output", (1, *self._model.output_shape[1:]), OUTPUT_SHAPE)
 
@@ -184,7 +206,9 @@ def load_estimator(path: Path | None = None, num_threads: int | None = None) -> 
     verify_model_card(path)
     suffix = path.suffix.lower()
     if suffix == ".tflite":
-        return TFLiteDepthEstimator(path, num_threads)
+        estimator = TFLiteDepthEstimator(path, num_threads)
+        check_card_id(path, estimator.identity)
+        return estimator
     if suffix == ".keras":
         return KerasDepthEstimator(path)
     raise WeightsError(f"{path}: unsupported weights format '{suffix}' (expected .tflite or .keras)")
@@ -235,6 +259,24 @@ def verify_model_card(path: Path) -> str | None:
         raise WeightsError(f"{path} does not match its model card: sha256 {actual[:12]}..., card lists "
                            f"{', '.join(d[:12] + '...' for d in expected)}; the file is damaged or was replaced")
     return actual
+
+
+def card_model_id(card: Path) -> str | None:
+    """The ``Model id:`` a model card names, or None."""
+    try:
+        match = _CARD_ID.search(card.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def check_card_id(path: Path, found: dict) -> None:
+    """Refuses a generator whose identity names another model than the card beside it."""
+    card = path.parent / resources.MODEL_CARD_FILE
+    named = card_model_id(card) if card.is_file() else None
+    if named is not None and found.get("model_id") != named:
+        raise WeightsError(f"{path}: identifies itself as {found.get('model_id')!r} but its model card "
+                           f"describes {named!r}")
 
 
 @contextmanager

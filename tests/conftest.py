@@ -21,26 +21,49 @@ _BUILD_TINY = textwrap.dedent(
     import sys
     import keras
     from facedepth.model.architecture import build_generator
-    from facedepth.training.export import export_tflite
+    from facedepth.training.export import export_tflite, tflite_bytes
 
     keras.utils.set_random_seed(0)
-    print(export_tflite(build_generator(ngf=8), sys.argv[1], fp16=False))
+    # Stamped by export with the FaceDepth identity, exactly as the bundled generator is.
+    digest = export_tflite(build_generator(ngf=8), sys.argv[1], fp16=False, model_id=sys.argv[3])
+    # Another project's image-to-image model of the generator's shapes, exported without the stamp.
+    photo = keras.Input(shape=(256, 256, 3))
+    mask = keras.layers.Conv2D(1, 3, padding="same", activation="tanh")(photo)
+    with open(sys.argv[2], "wb") as f:
+        f.write(tflite_bytes(keras.Model(photo, mask, name="segmenter"), fp16=False))
+    print(digest)
     """
 )
+TINY_MODEL_ID = "test-generator-ngf8"
 
 
 @pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory) -> Path:
-    """A random-weight generator (ngf=8) exported to .tflite, with a MODEL_CARD.md holding its sha256."""
+def _built_weights(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tiny_weights")
+    foreign = tmp_path_factory.mktemp("foreign_weights") / "segmenter.tflite"
     path = folder / "generator.tflite"
-    proc = subprocess.run([sys.executable, "-c", _BUILD_TINY, str(path)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env=_quiet_tf_env())
+    proc = subprocess.run([sys.executable, "-c", _BUILD_TINY, str(path), str(foreign), TINY_MODEL_ID], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env=_quiet_tf_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     digest = proc.stdout.strip().splitlines()[-1]
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
-    (folder / "MODEL_CARD.md").write_text(f"# Test generator\n\nRandom weights, ngf=8.\n\nsha256: {digest}\n")
-    return path
+    (folder / "MODEL_CARD.md").write_text(f"# Test generator\n\nRandom weights, ngf=8.\n\nsha256: {digest}\n"
+                                          f"Model id: {TINY_MODEL_ID}\n")
+    return path, foreign
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(_built_weights) -> Path:
+    """A random-weight generator (ngf=8) exported (and so stamped) to .tflite, with a MODEL_CARD.md holding its
+    sha256 and model id."""
+    return _built_weights[0]
+
+
+@pytest.fixture(scope="session")
+def foreign_weights(_built_weights) -> Path:
+    """Another project's 256 x 256 image-to-image .tflite (same shapes as the generator, no FaceDepth stamp),
+    alone in its folder (no model card)."""
+    return _built_weights[1]
 
 
 @pytest.fixture(scope="session")

@@ -355,3 +355,20 @@ def test_info(capsys, tiny_weights):
     assert code == 0, err
     assert f"weights: {tiny_weights}" in stdout
     assert _digest(tiny_weights) in stdout and "Test generator" in stdout
+
+
+def test_foreign_model_is_refused_with_exit_3(capsys, tmp_path, foreign_weights, face_photo):
+    """Issue 14.1: a foreign .tflite of the generator's shapes without a model card ran with exit 0."""
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "predict", face_photo, "-o", out, "--weights", foreign_weights)
+    assert code == cli.EXIT_WEIGHTS
+    _assert_one_error(err, str(foreign_weights), "not a FaceDepth generator")
+    assert not out.exists()
+    code, _, err = _run(capsys, "info", "--weights", foreign_weights)
+    assert code == cli.EXIT_WEIGHTS
+    _assert_one_error(err, "not a FaceDepth generator")
+
+
+def test_info_names_the_model_id(capsys, tiny_weights):
+    code, stdout, _ = _run(capsys, "info", "--weights", tiny_weights)
+    assert code == 0 and "model id: test-generator-ngf8" in stdout and "gain 3.0" in stdout

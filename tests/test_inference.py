@@ -97,7 +97,7 @@ from pathlib import Path
 import keras
 import numpy as np
 from facedepth.model.architecture import build_generator
-from facedepth.model.inference import KerasDepthEstimator, load_estimator
+from facedepth.model.inference import KerasDepthEstimator, WeightsError, load_estimator
 from facedepth.training.export import export_tflite
 
 folder = Path(sys.argv[1])
@@ -105,6 +105,13 @@ keras.utils.set_random_seed(1)
 generator = build_generator(ngf=8)
 generator.save(folder / "generator.keras")
 export_tflite(generator, folder / "generator.tflite", fp16=False)
+foreign = keras.Sequential([keras.Input((256, 256, 3)), keras.layers.Conv2D(1, 3, padding="same")], name="segmenter")
+foreign.save(folder / "foreign.keras")
+try:
+    load_estimator(folder / "foreign.keras")
+    raise SystemExit("a foreign .keras model was accepted")
+except WeightsError as exc:
+    assert "not a FaceDepth generator" in str(exc), exc
 photos = np.random.default_rng(0).uniform(-1, 1, (2, 256, 256, 3)).astype(np.float32)
 from_keras = load_estimator(folder / "generator.keras")
 assert isinstance(from_keras, KerasDepthEstimator)
@@ -217,3 +224,66 @@ def test_batched_invoke_matches_one_photo_at_a_time_on_any_thread_count(tiny_wei
     singles = np.concatenate([two_threads(photo[None]) for photo in photos])
     np.testing.assert_allclose(batched, singles, atol=1e-6)
     np.testing.assert_allclose(load_estimator(tiny_weights, num_threads=1)(photos), batched, atol=1e-6)
+
+
+def test_foreign_model_of_the_same_shapes_is_refused(foreign_weights):
+    """Issue 14.1: another project's 256 x 256 model, no model card beside it, used to run and write garbage."""
+    with pytest.raises(WeightsError, match=r"segmenter.tflite: not a FaceDepth generator: its metadata holds no "
+                                           r"FaceDepth identity"):
+        load_estimator(foreign_weights)
+
+
+def test_stamping_a_foreign_model_with_another_depth_convention_is_refused(foreign_weights, tmp_path, monkeypatch):
+    from facedepth.model import identity
+
+    real = identity.depth_convention()
+    monkeypatch.setattr(identity, "depth_convention", lambda: {**real, "gain": 2.0})
+    stamped = tmp_path / "other.tflite"
+    stamped.write_bytes(identity.stamp(foreign_weights.read_bytes(), "someone-elses"))
+    monkeypatch.setattr(identity, "depth_convention", lambda: real)
+    with pytest.raises(WeightsError, match=r"someone-elses was trained for another depth convention: gain 2.0 "
+                                           r"\(expected 3.0\)"):
+        load_estimator(stamped)
+
+
+def test_stamp_is_reproducible_and_identifies_the_model(tiny_weights, tmp_path):
+    from facedepth.model import identity
+    from facedepth.training.export import stamp_file
+
+    found = identity.check_file(tiny_weights)
+    assert found["model_id"] == "test-generator-ngf8" and found["depth_convention"] == identity.depth_convention()
+    data = tiny_weights.read_bytes()
+    assert identity.stamp(data, "test-generator-ngf8") == data  # stamping again changes nothing
+    copy = tmp_path / "generator.tflite"
+    copy.write_bytes(data)
+    old_digest = hashlib.sha256(data).hexdigest()
+    (tmp_path / "MODEL_CARD.md").write_text(f"sha256: {old_digest}\nModel id: renamed\n")
+    before, after = stamp_file(copy, "renamed")
+    assert before == old_digest != after == hashlib.sha256(copy.read_bytes()).hexdigest()
+    assert (tmp_path / "MODEL_CARD.md").read_text() == f"sha256: {after}\nModel id: renamed\n"
+    assert load_estimator(copy)(np.zeros((1, 256, 256, 3), np.float32)).shape == (1, 256, 256, 1)
+
+
+def test_model_card_naming_another_model_is_refused(weights_copy):
+    card = weights_copy.parent / "MODEL_CARD.md"
+    card.write_text(card.read_text().replace("Model id: test-generator-ngf8", "Model id: facedepth-other"))
+    with pytest.raises(WeightsError, match="identifies itself as 'test-generator-ngf8' but its model card "
+                                           "describes 'facedepth-other'"):
+        load_estimator(weights_copy)
+
+
+def test_bundled_generator_carries_the_identity_its_card_names():
+    from facedepth.model import identity
+    from facedepth.model.inference import card_model_id
+
+    weights = resources.weights_dir() / resources.GENERATOR_FILE
+    assert identity.check_file(weights)["model_id"] == card_model_id(weights.parent / resources.MODEL_CARD_FILE)
+
+
+def test_keras_weights_without_tensorflow_are_a_weights_error(tmp_path, monkeypatch):
+    """Issue 14.7: a .keras file where Keras is not installed was 'unexpected ModuleNotFoundError', exit 1."""
+    monkeypatch.setitem(sys.modules, "keras", None)  # import keras -> ImportError, as without the train extra
+    weights = tmp_path / "generator.keras"
+    weights.write_bytes(os.urandom(2000))
+    with pytest.raises(WeightsError, match=r"generator.keras: .keras weights need TensorFlow.*facedepth\[train\]"):
+        load_estimator(weights)

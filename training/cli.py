@@ -91,6 +91,15 @@ def _add_export(sub) -> None:
                        help="export the mean weights of the last N (>= 2) kept checkpoints instead of the best")
     p.add_argument("--tolerance", type=float, default=1e-2,
                    help="largest accepted |Keras - LiteRT| in code units (1e-2 = 0.8 mm at a 230 mm crop)")
+    p.add_argument("--model-id", help="id stamped into the file, for the model card's 'Model id:' line "
+                                      "(default: the model's name and a digest)")
+
+
+def _add_stamp(sub) -> None:
+    p = sub.add_parser("stamp", help="stamp an exported .tflite with its FaceDepth identity (model id and depth "
+                                     "convention), in place; the app refuses generators without it")
+    p.add_argument("weights", type=Path, help="the .tflite to stamp (its MODEL_CARD.md's sha256 line follows)")
+    p.add_argument("--model-id", required=True, help="the id the model card names ('Model id:' line)")
 
 
 def run_config(run_dir: Path) -> dict:
@@ -108,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(sub)
     _add_train(sub)
     _add_export(sub)
+    _add_stamp(sub)
     from facedepth.training.evaluate import add_parser as add_evaluate
     from facedepth.training.importers import add_parsers as add_importers
     from facedepth.training.model_card import add_parser as add_card
@@ -165,7 +175,7 @@ def _export(args) -> int:
         generator = load_averaged_generator(args.run_dir, ngf, args.average)
     else:
         generator = load_best_generator(args.run_dir, ngf, latest=args.latest)
-    digest = export_tflite(generator, args.out, fp16=not args.fp32)
+    digest = export_tflite(generator, args.out, fp16=not args.fp32, model_id=args.model_id)
     photos = np.concatenate([b[0].numpy() for b in validation_dataset(args.data, batch_size=4).take(2)])
     diff = max_abs_difference(generator, args.out, photos)
     logging.info("max |keras - litert| over %d validation photos: %.2e", len(photos), diff)
@@ -173,10 +183,18 @@ def _export(args) -> int:
     return 0 if diff < args.tolerance else 1
 
 
+def _stamp(args) -> int:
+    from facedepth.training.export import stamp_file
+
+    before, after = stamp_file(args.weights, args.model_id)
+    print(f"{args.weights}\nmodel id: {args.model_id}\nsha256: {after}" + ("" if after != before else " (unchanged)"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(logging.DEBUG if args.verbose else logging.INFO, timestamps=True)
-    handlers = {"generate": _generate, "train": _train, "export": _export}
+    handlers = {"generate": _generate, "train": _train, "export": _export, "stamp": _stamp}
     try:
         return handlers[args.command](args) if args.command in handlers else args.func(args)
     except (FileNotFoundError, FileExistsError) as exc:  # a missing run, data set or model folder; a used run
