@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from facedepth.app import interrupts
 from facedepth.model.files import probe_writable
 from facedepth.model.reporting import configure_logging, one_line, verbosity_level
 from facedepth.reconstruction import settings
@@ -68,6 +70,12 @@ def _millimetres(text: str) -> float:
     return value
 
 
+def _output_folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty folder name (use -o . for the current folder)")
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from facedepth.reconstruction.settings import (
         DEPTH_FORMATS,
@@ -91,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", parents=[common], help="make depth maps and meshes from photos",
                                   description="Estimate the depth of every face in each photo and build meshes.")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photo files (JPEG, PNG, ...)")
-    predict.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR",
+    predict.add_argument("-o", "--output", type=_output_folder, required=True, metavar="OUTDIR",
                          help="folder for the results (created if missing)")
     predict.add_argument("--formats", type=_format_list(MESH_OUTPUTS), default=list(MESH_FORMATS),
                          metavar="LIST",
@@ -131,13 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     configure_logging(verbosity_level(args.verbose))
     try:
-        return _predict(args) if args.command == "predict" else _info(args)
+        with interrupts.handled():
+            return _predict(args) if args.command == "predict" else _info(args)
     except UsageError as exc:
         _error(str(exc))
         return exc.status
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM/SIGHUP (interrupts.Terminated)
+        _error(str(exc) or "interrupted")
+        return interrupts.exit_status(exc)
     except Exception as exc:
         hint = "" if args.verbose else " (run with -v for details)"
         _error(f"unexpected {type(exc).__name__}: {one_line(exc)}{hint}")
@@ -285,6 +294,9 @@ def _prepare_output_dir(out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
+        if out_dir.is_symlink() and not out_dir.exists():
+            raise UsageError(f"cannot use output folder {out_dir}: it is a symbolic link to {os.readlink(out_dir)}, "
+                             "which does not exist", EXIT_OUTPUT) from None
         raise UsageError(f"cannot use output folder {out_dir}: a file with that name exists", EXIT_OUTPUT) from None
     except OSError as exc:
         raise UsageError(f"cannot create output folder {out_dir}: {exc.strerror or exc}", EXIT_OUTPUT) from exc
@@ -296,14 +308,32 @@ def _prepare_output_dir(out_dir: Path) -> Path:
 
 
 def _check_targets(targets: list[Path], inputs: set[Path], overwrite: bool) -> None:
-    """Refuses before any work when a target exists (without --overwrite) or is one of the input photos."""
+    """Refuses before any work when a target's name is too long for its folder, exists (without --overwrite)
+    or is one of the input photos."""
     from facedepth.reconstruction.export import OutputExistsError
 
     for target in targets:
+        _check_name_fits(target)
         if _resolved(target) in inputs:
             raise ValueError(f"output {target} would replace an input photo; choose another output folder")
         if not overwrite and target.exists():
             raise OutputExistsError(target)
+
+
+def _check_name_fits(target: Path) -> None:
+    """The file system's limits on one name and a whole path (temporary names are shorter: see
+    reconstruction.export.temp_path)."""
+    try:
+        name_max = os.pathconf(target.parent, "PC_NAME_MAX")
+        path_max = os.pathconf(target.parent, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    name = len(os.fsencode(target.name))
+    if name > name_max:
+        raise ValueError(f"output name {target.name[:40]}... is {name} bytes, more than the {name_max} the folder "
+                         "allows; rename the photo")
+    if len(os.fsencode(target.absolute())) >= path_max:
+        raise ValueError(f"output path {target} is longer than the {path_max} bytes allowed; use a shorter -o")
 
 
 def _expected(exc: Exception) -> bool:
@@ -326,7 +356,7 @@ def _reason(exc: Exception, verbose: int) -> str:
 def _resolved(path: Path) -> Path:
     try:
         return path.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python < 3.13)
         return path.absolute()
 
 

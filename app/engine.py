@@ -114,7 +114,7 @@ class Engine:
 
     def save(self, request: msg.Save) -> None:
         from facedepth.app.display import write_png
-        from facedepth.app.pipeline import face_stems, output_paths, save_outputs
+        from facedepth.app.pipeline import check_name_fits, face_stems, output_paths, save_outputs
 
         save, photo = request.save, self.photo
         try:
@@ -127,6 +127,9 @@ class Engine:
                        for path in output_paths(save.folder, stem, save.mesh_formats, save.depth_formats,
                                                 save.wireframe, with_mesh=result.reconstruction is not None)]
             view_path = save.view_path()
+            for target in [*targets, view_path]:
+                if target is not None:
+                    check_name_fits(target)
             existing = [p for p in [*targets, view_path] if p is not None and p.exists()]
             if existing and not save.overwrite:
                 self.conn.send(msg.SaveExists(request.request, existing))
@@ -170,4 +173,7 @@ class PhotoFaces:
 def serve(conn, cancel, weights: Path | None, log_level: int = logging.WARNING) -> None:
     """The engine process's main loop (the ``target`` of the Process)."""
     configure_logging(log_level)
+    from facedepth.app import interrupts
+
+    interrupts.install()  # SIGTERM/SIGHUP (a session logout) mid-save: clean up like SIGINT, then exit
     Engine(conn, cancel, weights).serve()

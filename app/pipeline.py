@@ -9,8 +9,10 @@ edges).
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -19,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from facedepth.model import spec
+from facedepth.app import interrupts
+from facedepth.model import files, native, spec
 from facedepth.model.face import Face
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import load_app_estimator
@@ -120,8 +123,9 @@ class Pipeline:
         recon = None
         if settings.mesh is not None:
             depth, rgb_grid, grid_camera, grid_side = sampling_grid(prediction)
-            recon = reconstruct(depth, rgb_grid, grid_camera, scaled_to_face(settings.mesh, grid_side),
-                                progress=stage, photo=(prediction.image, camera_of(prediction)))
+            with native.stderr_to_log(logger, "Open3D"):  # Poisson warnings would flood stderr
+                recon = reconstruct(depth, rgb_grid, grid_camera, scaled_to_face(settings.mesh, grid_side),
+                                    progress=stage, photo=(prediction.image, camera_of(prediction)))
             timings.update(recon.timings)
         if progress is not None:
             progress(Stage.DONE, Stage.DONE.fraction)
@@ -197,8 +201,10 @@ def save_outputs(result: PipelineResult, out_dir: Path, stem: str, mesh_formats:
     ``stl-solid``, sized by ``solid``) and wire frame; returns the paths.
 
     All-or-nothing for one photo: every target is checked before anything is written (an existing one
-    raises OutputExistsError unless ``overwrite``), and if a write fails, the files this call had
-    already created are removed again. Each file is written atomically.
+    raises OutputExistsError unless ``overwrite``); the whole set is written to temporary files first and
+    only when all of them succeeded are they renamed onto the targets (:func:`facedepth.model.files.staged`,
+    with signals held meanwhile). If anything fails
+    (a full disk, a signal), the temporary files are removed and the old files, if any, stay as they were.
     """
     recon = result.reconstruction
     mesh_formats, depth_formats = list(mesh_formats), list(depth_formats)
@@ -207,11 +213,13 @@ def save_outputs(result: PipelineResult, out_dir: Path, stem: str, mesh_formats:
         for path in paths:
             if path.exists():
                 raise export.OutputExistsError(path)
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():  # never moved aside and deleted like a file
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    existed = {path for path in paths if path.exists()}
     depth = result.prediction.depth_mm
     out_dir = Path(out_dir)
-    try:
+    with files.staged(guard=interrupts.deferred):
         for kind in depth_formats:
             export.save_depth(depth, out_dir / f"{stem}{DEPTH_FILE_SUFFIX[kind]}", kind, overwrite=overwrite)
         if recon is not None:
@@ -224,9 +232,4 @@ def save_outputs(result: PipelineResult, out_dir: Path, stem: str, mesh_formats:
                                      texture=recon.texture)
             if wireframe:
                 export.save_wireframe(recon.wireframe, out_dir / f"{stem}{WIREFRAME_SUFFIX}", overwrite=overwrite)
-    except BaseException:
-        for path in paths:
-            if path not in existed:
-                path.unlink(missing_ok=True)
-        raise
     return paths

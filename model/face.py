@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 DETECT_MAX_SIDE = 640
 SMALL_IMAGE_SIDE = 400
 CNN_MAX_SIDE = 400
+CNN_MIN_SIDE = 20
+"""The CNN detector is skipped when the copy it would see is narrower than this: dlib's CNN raises on images a
+few pixels across (a 4000 x 32 strip shrinks to 400 x 3), and its 80-pixel window, even upsampled, cannot
+find a face in less than 40."""
 MIN_SCORE = 0.0
 RELATIVE_MIN_SCORE = 0.25
 """A HOG detection scoring below this fraction of the photo's best is dropped: on the sample photo the mission
@@ -95,6 +99,8 @@ class FaceDetector:
 
     def _cnn_boxes(self, rgb: np.ndarray) -> list[tuple[tuple[float, ...], float]]:
         small, scale = _downscaled(rgb, CNN_MAX_SIDE)
+        if min(small.shape[:2]) < CNN_MIN_SIDE:
+            return []
         upsample = 1 if max(small.shape[:2]) < 200 else 0
         found = self._cnn(small, upsample)
         return [(tuple(v / scale for v in (d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom())),

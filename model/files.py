@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -26,10 +28,16 @@ class OutputExistsError(FileExistsError):
         self.path = path
 
 
+TEMP_PREFIX = ".facedepth-"
+
+
 def temp_path(path: Path) -> Path:
-    """A hidden, unique name beside ``path`` that keeps its suffix: ``.<stem>.<8 hex>.tmp<suffix>``."""
+    """A hidden, unique name beside ``path`` that keeps its suffix: ``.facedepth-<8 hex>.tmp<suffix>``.
+
+    Short whatever the target's name, so a temporary name fits wherever the final name does (with the stem
+    in it, a legal 236-character stem failed after all the work with "File name too long")."""
     path = Path(path)
-    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    return path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
 
 
 def atomic_write(path: Path, writer: Callable[[Path], object], overwrite: bool = False) -> Path:
@@ -43,16 +51,80 @@ def atomic_write(path: Path, writer: Callable[[Path], object], overwrite: bool =
         raise OutputExistsError(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"output folder {path.parent} does not exist")
-    temp = temp_path(path)
+    temp: Path | None = temp_path(path)
     try:
-        writer(temp)
+        try:
+            writer(temp)
+        except OSError as exc:
+            raise _about(exc, path) from exc
         if not temp.is_file():
             raise OSError(f"could not write {path}")
-        os.replace(temp, path)
+        if getattr(_staging, "sets", None):
+            _staging.sets[-1].append((temp, path))  # renamed when the staged() block ends
+            temp = None
+        else:
+            os.replace(temp, path)
     finally:
-        temp.unlink(missing_ok=True)
+        if temp is not None:
+            temp.unlink(missing_ok=True)
     log.info("wrote %s", path)
     return path
+
+
+def _about(exc: OSError, target: Path) -> OSError:
+    """``exc`` retold about ``target`` rather than the temporary file the writer was given."""
+    if exc.errno is None:
+        return OSError(f"cannot write {target}: {exc}")
+    return OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(target))
+
+
+_staging = threading.local()
+
+
+@contextmanager
+def staged(guard: Callable[[], AbstractContextManager] = nullcontext) -> Iterator[None]:
+    """Makes every :func:`atomic_write` inside the block one set: each file stays under its temporary name
+    until the block has finished without error, then all are renamed onto their targets (:func:`publish`,
+    inside ``guard()``: the app holds signals there). If the block or a rename fails, the temporary files are
+    removed and the targets are as they were before the block, old files included."""
+    pending: list[tuple[Path, Path]] = []
+    if not hasattr(_staging, "sets"):
+        _staging.sets = []
+    _staging.sets.append(pending)
+    try:
+        try:
+            yield
+        finally:
+            _staging.sets.remove(pending)
+        with guard():
+            publish(pending)
+    except BaseException:
+        for temp, _ in pending:
+            temp.unlink(missing_ok=True)
+        raise
+
+
+def publish(pairs: list[tuple[Path, Path]]) -> None:
+    """Renames each (temporary, target) pair's file onto its target: all of them or, on failure, none (old
+    targets are moved aside first and put back)."""
+    moved_aside: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        for temp, target in pairs:
+            if target.exists() or target.is_symlink():
+                aside = temp_path(target)
+                os.replace(target, aside)
+                moved_aside.append((aside, target))
+            os.replace(temp, target)
+            placed.append(target)
+    except BaseException:
+        for target in placed:
+            target.unlink(missing_ok=True)
+        for aside, target in moved_aside:
+            os.replace(aside, target)
+        raise
+    for aside, _ in moved_aside:
+        aside.unlink(missing_ok=True)
 
 
 def atomic_write_all(writes: list[tuple[Path, Callable[[Path], None]]], overwrite: bool = False) -> list[Path]:

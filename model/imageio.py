@@ -9,6 +9,8 @@ Conversions (the generator wants 8-bit RGB):
 * 16-bit, 32-bit integer and float greyscale (I;16, I, F) are stretched from their own minimum..maximum
   to 0..255 (12-bit data in 16-bit containers would otherwise look nearly black).
 * Palette, CMYK, YCbCr, bilevel and greyscale images are converted with Pillow's own conversions.
+* TIFFs Pillow cannot decode (float32 or 16-bit RGB, say) are read with ``tifffile``: floats within 0..1 are
+  scaled by 255, other values stretched from their own minimum..maximum, alpha composited over white.
 
 Images larger than ``MAX_PIXELS`` are refused before they are decoded (decompression bombs: a tiny PNG
 can declare billions of pixels), and so are images smaller than ``MIN_SIDE`` on a side. The input file
@@ -18,6 +20,7 @@ is only ever opened for reading.
 from __future__ import annotations
 
 import logging
+import stat
 import warnings
 from pathlib import Path
 
@@ -61,7 +64,9 @@ def load_photo(path: Path) -> np.ndarray:
             raise ImageLoadError(f"image too large: more than {MAX_PIXELS / 1e6:.0f} megapixels "
                                  "(possibly a decompression bomb)") from exc
         except UnidentifiedImageError as exc:
-            raise ImageLoadError("not an image file (or a format Pillow cannot read)") from exc
+            if not _is_tiff(path):
+                raise ImageLoadError("not an image file (or a format Pillow cannot read)") from exc
+            rgb = _read_tiff(path)
         except MemoryError as exc:
             raise ImageLoadError("not enough memory to decode the image") from exc
         except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error, ...
@@ -71,16 +76,77 @@ def load_photo(path: Path) -> np.ndarray:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise ImageLoadError("file not found")
-    if path.is_dir():
-        raise ImageLoadError("is a folder, not an image file")
+    """Refuses what is not a readable, non-empty regular file, with the reason the system gives."""
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImageLoadError(f"cannot read file ({exc.strerror})") from exc
-    if size == 0:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ImageLoadError("broken symbolic link (its target does not exist)" if path.is_symlink()
+                             else "file not found") from None
+    except OSError as exc:  # ELOOP (a symbolic link loop), EACCES on a parent folder, ENAMETOOLONG, ...
+        raise ImageLoadError(f"cannot read file ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageLoadError("is a folder, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageLoadError("not a regular file (a device, pipe or socket)")
+    if info.st_size == 0:
         raise ImageLoadError("empty file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:  # permission denied: say so, not "corrupt image data"
+        raise ImageLoadError(f"cannot read file ({exc.strerror or exc})") from exc
+
+
+def _is_tiff(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    """A TIFF Pillow cannot decode, through tifffile (first page only)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            page = tiff.pages[0]
+            shape = page.shape
+            if page.samplesperpixel > 1 and page.planarconfig == tifffile.PLANARCONFIG.SEPARATE:
+                shape = (*shape[1:], shape[0])
+            _check_size(shape[1], shape[0])
+            values = page.asarray()
+    except ImageLoadError:
+        raise
+    except MemoryError as exc:
+        raise ImageLoadError("not enough memory to decode the image") from exc
+    except Exception as exc:  # tifffile raises TiffFileError, ValueError, NotImplementedError, ...
+        raise ImageLoadError(f"unsupported or corrupt TIFF ({one_line(exc)})") from exc
+    if values.ndim == 3 and values.shape[0] in (3, 4) and values.shape[-1] not in (3, 4):
+        values = np.moveaxis(values, 0, -1)  # planar RGB(A)
+    if values.ndim == 2:
+        values = values[..., None]
+    if values.ndim != 3 or values.shape[2] not in (1, 2, 3, 4):
+        raise ImageLoadError(f"unsupported TIFF layout {values.shape}")
+    unit = _unit_range(values)
+    colour, alpha = (unit[..., :-1], unit[..., -1:]) if unit.shape[2] in (2, 4) else (unit, None)
+    if alpha is not None:
+        colour = colour * alpha + (1.0 - alpha)  # over white
+    if colour.shape[2] == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    return np.round(colour * 255).clip(0, 255).astype(np.uint8)
+
+
+def _unit_range(values: np.ndarray, keep_unit_floats: bool = True) -> np.ndarray:
+    """Float64 in 0..1, non-finite values 0: floats already within 0..1 kept (``keep_unit_floats``), anything
+    else stretched from its finite minimum..maximum."""
+    data = values.astype(np.float64)
+    finite = np.isfinite(data)
+    if not finite.any():
+        raise ImageLoadError("image has no finite pixel values")
+    lo, hi = data[finite].min(), data[finite].max()
+    if keep_unit_floats and values.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
+        return np.where(finite, data, 0.0)
+    scaled = np.zeros_like(data) if hi == lo else (data - lo) / (hi - lo)
+    return np.where(finite, scaled, 0.0)
 
 
 def _check_size(width: int, height: int) -> None:
@@ -114,13 +180,6 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
 
 def _stretch_to_rgb(values: np.ndarray) -> np.ndarray:
     """Wide greyscale -> uint8 RGB, mapping the image's finite minimum..maximum to 0..255."""
-    grey = values.astype(np.float64)
-    finite = np.isfinite(grey)
-    if not finite.any():
-        raise ImageLoadError("image has no finite pixel values")
-    lo, hi = grey[finite].min(), grey[finite].max()
-    scaled = np.zeros_like(grey) if hi == lo else (grey - lo) * (255.0 / (hi - lo))
-    scaled = np.where(finite, scaled, 0.0)
-    out = np.round(scaled).clip(0, 255).astype(np.uint8)
+    out = np.round(_unit_range(values, keep_unit_floats=False) * 255).clip(0, 255).astype(np.uint8)
     return np.repeat(out[..., None], 3, axis=2)
 

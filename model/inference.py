@@ -17,17 +17,13 @@ import hashlib
 import logging
 import os
 import re
-import sys
-import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from facedepth.model import depthcode, identity, resources, spec
+from facedepth.model import depthcode, identity, native, resources, spec
 from facedepth.model.imageops import invert_affine, warp_affine
 
 logger = logging.getLogger(__name__)
@@ -73,7 +69,7 @@ class TFLiteDepthEstimator:
             raise WeightsError(f"cannot read weights file {self.path} ({exc.strerror or exc})") from exc
         try:
             self._interp = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
-            with _native_stderr_to_log():
+            with native.stderr_to_log(logger, "LiteRT"):
                 self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise WeightsError(f"{self.path}: not a valid LiteRT model ({_first_line(exc)})") from exc
@@ -109,7 +105,7 @@ class TFLiteDepthEstimator:
         """Sets the interpreter's batch size (a re-allocation, so only when it changes)."""
         if batch != self._batch:
             self._interp.resize_tensor_input(self._input["index"], [batch, *INPUT_SHAPE[1:]])
-            with _native_stderr_to_log():
+            with native.stderr_to_log(logger, "LiteRT"):
                 self._interp.allocate_tensors()
             self._batch = batch
 
@@ -121,7 +117,7 @@ class KerasDepthEstimator:
         self.path = Path(path)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices are not errors
         try:
-            with _native_stderr_to_log():
+            with native.stderr_to_log(logger, "TensorFlow"):
                 import keras
         except ImportError as exc:
             raise WeightsError(f"{self.path}: .keras weights need TensorFlow, which this installation lacks "
@@ -277,27 +273,6 @@ def check_card_id(path: Path, found: dict) -> None:
     if named is not None and found.get("model_id") != named:
         raise WeightsError(f"{path}: identifies itself as {found.get('model_id')!r} but its model card "
                            f"describes {named!r}")
-
-
-@contextmanager
-def _native_stderr_to_log() -> Iterator[None]:
-    """Sends what native code writes to file descriptor 2 to the debug log instead.
-
-    LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to the process's
-    stderr when tensors are allocated, with no setting to turn it off; the CLI's stderr is for errors.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            for line in sink.read().decode("utf-8", errors="replace").splitlines():
-                logger.debug("LiteRT: %s", line)
 
 
 def _check_shape(path: Path, what: str, actual: tuple, expected: tuple) -> None:

@@ -7,6 +7,9 @@ either untouched or complete.
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +37,19 @@ __all__ = ["DEPTH_FORMATS", "MESH_FORMATS", "MESH_OUTPUTS", "SOLID_FORMAT", "SOL
 
 
 def _check(ok: bool, path: Path) -> None:
-    """Open3D and OpenCV writers report failure by returning False."""
+    """Open3D's writers report failure by returning False, without a reason; a full disk is the usual one."""
     if not ok:
+        if _disk_full(path.parent):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         raise OSError(f"could not write {path}")
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return False
+    return info.f_bavail * info.f_frsize < 1 << 20
 
 
 def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
@@ -216,8 +229,9 @@ def save_depth(depth_mm: np.ndarray, path: Path, kind: str, overwrite: bool = Fa
         clean = np.where(valid, depth, np.float32(np.nan)).astype(np.float32)
 
         def write(temp: Path) -> None:
-            with open(temp, "wb") as handle:
-                np.save(handle, clean)
+            buffer = io.BytesIO()  # np.save to a file reports a full disk as "N requested and M written"
+            np.save(buffer, clean)
+            temp.write_bytes(buffer.getvalue())
 
     elif kind == "png16":
         steps = np.where(valid, np.round(depth.astype(np.float64) * PNG16_STEPS_PER_MM), 0)

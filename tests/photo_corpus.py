@@ -118,3 +118,36 @@ def two_faces(folder: Path, sample: Path) -> Path:
     path = folder / "two_faces.jpg"
     canvas.save(path, quality=95)
     return path
+
+
+def float_rgb_tiff(folder: Path, sample: Path) -> Path:
+    """The sample as a float32 RGB TIFF (values 0..1), which Pillow cannot decode."""
+    import tifffile
+
+    rgb = np.asarray(Image.open(sample).convert("RGB"), np.float32) / 255
+    path = folder / "float_rgb.tif"
+    tifffile.imwrite(path, rgb, photometric="rgb")
+    return path
+
+
+def strip(folder: Path, sample: Path, width: int = 4000, height: int = 32) -> Path:
+    """A long thin strip (4000 x 32) cut from the sample: valid, but too narrow for dlib's CNN detector."""
+    rgb = np.asarray(Image.open(sample).convert("RGB").resize((width, height)))
+    path = folder / "strip.png"
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+def symlink_loop(folder: Path) -> Path:
+    """``loop.jpg -> loop.jpg``: resolving it raises RuntimeError (Python 3.11), opening it ELOOP."""
+    path = folder / "loop.jpg"
+    path.symlink_to(path.name)
+    return path
+
+
+def unreadable(folder: Path, sample: Path) -> Path:
+    """A copy of the sample without read permission (tests must skip when running as root)."""
+    path = folder / "private.jpg"
+    path.write_bytes(sample.read_bytes())
+    path.chmod(0)
+    return path

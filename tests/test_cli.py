@@ -372,3 +372,81 @@ def test_foreign_model_is_refused_with_exit_3(capsys, tmp_path, foreign_weights,
 def test_info_names_the_model_id(capsys, tiny_weights):
     code, stdout, _ = _run(capsys, "info", "--weights", tiny_weights)
     assert code == 0 and "model id: test-generator-ngf8" in stdout and "gain 3.0" in stdout
+
+
+def test_symlink_loop_fails_alone_and_names_its_file(capsys, tmp_path, tiny_weights, face_photo):
+    """Issue 14.2: ``ln -s loop.jpg loop.jpg`` among the inputs raised RuntimeError before any photo ran."""
+    loop = corpus.symlink_loop(tmp_path)
+    out = tmp_path / "out"
+    code, stdout, err = _run(capsys, "predict", loop, face_photo, "-o", out, "--weights", tiny_weights,
+                             "--mesh", "none", "--save-depth", "npy")
+    assert code == cli.EXIT_FAILED
+    _assert_one_error(err, f"error: {loop}: ", "symbolic links")
+    assert "sample_face.jpg: 1 files" in stdout and _names(out) == {"sample_face_depth.npy"}
+
+
+def test_long_legal_stem_is_written(capsys, tmp_path, tiny_weights, face_photo):
+    """Issue 14.5: a 236-character stem failed after the work because the temporary names were longer."""
+    photo = tmp_path / ("f" * 236 + ".jpg")
+    shutil.copy(face_photo, photo)
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "predict", photo, "-o", out, "--weights", tiny_weights, "--mesh", "grid")
+    assert code == 0, err
+    assert _names(out) == {name.format(s=photo.stem) for name in ALL_OUTPUTS}
+
+
+def test_too_long_names_are_refused_before_the_work(capsys, tmp_path, tiny_weights, face_photo, monkeypatch):
+    from facedepth.app.pipeline import Pipeline
+
+    photo = tmp_path / ("f" * 245 + ".jpg")  # <stem>_depth_color.png would be 261 bytes
+    shutil.copy(face_photo, photo)
+    monkeypatch.setattr(Pipeline, "run", lambda *a, **k: pytest.fail("the photo was processed"))
+    code, _, err = _run(capsys, "predict", photo, "-o", tmp_path / "out", "--weights", tiny_weights)
+    assert code == cli.EXIT_FAILED
+    _assert_one_error(err, "is 261 bytes, more than the 255", "rename the photo")
+
+
+def test_poisson_warnings_stay_off_stderr(capfd, tmp_path, tiny_weights, face_photo):
+    """Issue 14.6: --poisson-depth 4 printed about 800 lines of Open3D warnings to stderr."""
+    code = cli.main(["predict", str(face_photo), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
+                     "--poisson-depth", "4", "--formats", "ply", "--save-depth", "none", "--no-wireframe"])
+    _, err = capfd.readouterr()
+    assert code == 0 and err.strip() == "", err[:500]
+
+
+@pytest.mark.parametrize(
+    ("build", "fragment"),
+    [(corpus.strip, "no face found"), (corpus.float_rgb_tiff, None)],
+    ids=["4000x32-strip", "float32-rgb-tiff"],
+)
+def test_odd_shapes_and_modes_are_handled(capsys, tmp_path, tiny_weights, face_photo, build, fragment):
+    """Issue 14.7: a 4000 x 32 strip gave dlib's "unexpected RuntimeError"; a float32 RGB TIFF was refused."""
+    photo = build(tmp_path, face_photo)
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "predict", photo, "-o", out, "--weights", tiny_weights, "--mesh", "none",
+                        "--save-depth", "npy")
+    if fragment is None:
+        assert code == 0, err
+        assert np.load(out / f"{photo.stem}_depth.npy").shape == (512, 512)
+    else:
+        assert code == cli.EXIT_FAILED
+        _assert_one_error(err, fragment)
+        assert "unexpected" not in err
+
+
+def test_empty_output_folder_name_is_a_usage_error(capsys, tmp_path, tiny_weights, face_photo, monkeypatch):
+    """Issue 14.8: ``-o ""`` silently wrote into the current folder."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run(capsys, "predict", face_photo, "-o", "", "--weights", tiny_weights)
+    assert code == cli.EXIT_USAGE and "empty folder name" in err
+    assert _names(tmp_path) == set()
+
+
+def test_dangling_symlink_output_folder(capsys, tmp_path, tiny_weights, face_photo):
+    """Issue 14.8: an output folder that is a dangling symbolic link was "a file with that name exists"."""
+    link = tmp_path / "out"
+    link.symlink_to(tmp_path / "gone")
+    code, _, err = _run(capsys, "predict", face_photo, "-o", link, "--weights", tiny_weights)
+    assert code == cli.EXIT_OUTPUT
+    _assert_one_error(err, f"cannot use output folder {link}: it is a symbolic link to {tmp_path / 'gone'}, "
+                           "which does not exist")

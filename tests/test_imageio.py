@@ -1,10 +1,12 @@
 import hashlib
+import os
 
 import numpy as np
 import photo_corpus as corpus
 import pytest
 from PIL import Image
 
+from facedepth.model import imageio
 from facedepth.model.imageio import MIN_SIDE, ImageLoadError, load_photo
 
 
@@ -110,3 +112,49 @@ def test_exif_orientation_is_applied(tmp_path, face_photo):
     assert rgb.shape == (512, 384, 3)
     upright = _sample_rgb(face_photo)[:, 32:416]
     assert np.abs(rgb - upright).mean() < 4
+
+
+def test_float32_rgb_tiff_loads(tmp_path, face_photo):
+    """Issue 14.7: a valid float32 RGB TIFF was refused as "not an image file"."""
+    rgb = load_photo(corpus.float_rgb_tiff(tmp_path, face_photo))
+    reference = np.asarray(Image.open(face_photo).convert("RGB"))
+    assert rgb.dtype == np.uint8 and rgb.shape == reference.shape
+    assert np.abs(rgb.astype(int) - reference).max() <= 1
+
+
+def test_float_rgba_tiff_is_composited_over_white(tmp_path):
+    import tifffile
+
+    values = np.zeros((40, 40, 4), np.float32)
+    values[..., 0] = 1.0  # red where opaque
+    values[:, :20, 3] = 1.0  # left half opaque, right half transparent
+    path = tmp_path / "rgba.tif"
+    tifffile.imwrite(path, values, photometric="rgb", extrasamples=[2])
+    rgb = load_photo(path)
+    assert (rgb[:, :20] == (255, 0, 0)).all() and (rgb[:, 20:] == 255).all()
+
+
+def test_symlink_loop_is_a_reason_not_an_exception(tmp_path):
+    """Issue 14.2: a symbolic link loop among the inputs."""
+    with pytest.raises(ImageLoadError, match="^cannot read file \\(Too many levels of symbolic links\\)$"):
+        load_photo(corpus.symlink_loop(tmp_path))
+
+
+def test_broken_symlink(tmp_path):
+    link = tmp_path / "gone.jpg"
+    link.symlink_to(tmp_path / "deleted.jpg")
+    with pytest.raises(ImageLoadError, match="^broken symbolic link"):
+        load_photo(link)
+
+
+def test_permission_denied_is_not_called_corrupt(tmp_path, face_photo, monkeypatch):
+    """Issue 14.8: permission denied was reported as "corrupt or truncated image data". Root reads anything,
+    so there (CI) the refusal is simulated where the loader opens the file."""
+    photo = corpus.unreadable(tmp_path, face_photo)
+    if os.geteuid() == 0:
+        def refuse(path, *args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(imageio, "open", refuse, raising=False)
+    with pytest.raises(ImageLoadError, match="^cannot read file \\(Permission denied\\)$"):
+        load_photo(photo)

@@ -1,8 +1,11 @@
+import os
+
 import numpy as np
 import pytest
 
 from facedepth.app import pipeline as pipeline_module
 from facedepth.app.pipeline import Pipeline, PipelineSettings, output_paths, save_outputs
+from facedepth.model import files
 from facedepth.model.imageio import load_photo
 from facedepth.model.progress import Cancelled
 from facedepth.reconstruction import export
@@ -59,18 +62,45 @@ def test_existing_target_stops_everything(grid_result, tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"f_wireframe.ply"}
 
 
-def test_failed_write_removes_what_this_call_created(grid_result, tmp_path, monkeypatch):
+def test_failed_overwrite_keeps_the_old_set_untouched(grid_result, tmp_path, monkeypatch):
+    """Issue 14.4: a write failing part-way through --overwrite used to leave the new files written so far in
+    place of the old ones (a mixed set); now nothing is renamed until every file of the set is written."""
     (tmp_path / "f.ply").write_text("old")
+    (tmp_path / "f_depth.npy").write_text("old too")
 
-    def full_disk(*args, **kwargs):
-        raise OSError(28, "No space left on device")
+    def no_space(temp):
+        temp.write_bytes(b"half a wire fr")
+        raise OSError(28, "No space left on device", str(temp))
+
+    def full_disk(lineset, path, overwrite=False):  # the disk fills up while the last file is written
+        return files.atomic_write(path, no_space, overwrite)
 
     monkeypatch.setattr(pipeline_module.export, "save_wireframe", full_disk)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OSError, match="No space") as caught:
         save_outputs(grid_result, tmp_path, "f", ["ply", "obj"], ["npy"], overwrite=True)
-    # the new files are gone again; the file that existed before was replaced (overwrite asked) and stays
-    assert {p.name for p in tmp_path.iterdir()} == {"f.ply"}
-    assert (tmp_path / "f.ply").read_bytes().startswith(b"ply")
+    assert caught.value.filename == str(tmp_path / "f_wireframe.ply")  # the target, not a temporary name
+    assert {p.name for p in tmp_path.iterdir()} == {"f.ply", "f_depth.npy"}
+    assert (tmp_path / "f.ply").read_text() == "old" and (tmp_path / "f_depth.npy").read_text() == "old too"
+
+
+def test_failed_rename_puts_the_old_set_back(grid_result, tmp_path, monkeypatch):
+    (tmp_path / "f.ply").write_text("old")
+    real_replace = os.replace
+    calls = []
+
+    def failing_second_publish(src, dst):
+        if not os.path.basename(dst).startswith("."):  # a rename onto a target (not into a temporary name)
+            calls.append(dst)
+            if len(calls) == 2:
+                raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_second_publish)
+    with pytest.raises(OSError, match="Input/output"):
+        save_outputs(grid_result, tmp_path, "f", ["ply", "obj"], ["npy"], overwrite=True, wireframe=False)
+    # the npy was placed, f.ply failed, then the old f.ply was put back
+    assert calls == [tmp_path / "f_depth.npy", tmp_path / "f.ply", tmp_path / "f.ply"]
+    assert {p.name for p in tmp_path.iterdir()} == {"f.ply"} and (tmp_path / "f.ply").read_text() == "old"
 
 
 def test_output_names(tmp_path):
