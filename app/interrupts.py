@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from facedepth.model import native
+
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -42,6 +44,7 @@ _state = _State()
 
 def _raise_for(signum: int) -> None:
     _state.raised = True
+    native.restore_stderr()  # the "error: ..." line must reach the real stderr
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(signum)

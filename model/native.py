@@ -19,6 +19,17 @@ MAX_LOGGED_LINES = 20
 """At most this many captured lines are logged, then a count of the rest (the Poisson flood repeats itself)."""
 
 
+_saved: list[int] = []
+"""Duplicates of the real stderr, outermost first, while :func:`stderr_to_log` blocks are active."""
+
+
+def restore_stderr() -> None:
+    """Points file descriptor 2 at the real stderr again (idempotent). A signal handler that raises calls it
+    first, so its message is seen even when the signal lands while a block is swapping descriptors."""
+    if _saved:
+        os.dup2(_saved[0], 2)
+
+
 @contextmanager
 def stderr_to_log(logger: logging.Logger, source: str) -> Iterator[None]:
     """Redirects file descriptor 2 to a temporary file for the block, then logs its lines at debug level.
@@ -26,12 +37,13 @@ def stderr_to_log(logger: logging.Logger, source: str) -> Iterator[None]:
     Process-wide while it lasts (Python's own stderr writes are captured too), so keep blocks to native calls.
     """
     sys.stderr.flush()
-    saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
+        _saved.append(os.dup(2))
         try:
+            os.dup2(sink.fileno(), 2)
             yield
         finally:
+            saved = _saved.pop()
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
