@@ -8,6 +8,7 @@ damaged; 4 the output folder cannot be created or written. Tracebacks are shown 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -21,6 +22,8 @@ from facedepth.model.reporting import configure_logging, one_line, verbosity_lev
 from facedepth.reconstruction import settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WEIGHTS, EXIT_OUTPUT = 0, 1, 2, 3, 4
+EXIT_BROKEN_PIPE = 128 + 13
+"""The shell's status for a process ended by SIGPIPE: what ``facedepth info | head`` gets."""
 MESH_MODES = (*settings.MESH_MODES, "none")
 FACE_CHOICES = ("all", "largest")
 
@@ -147,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM/SIGHUP (interrupts.Terminated)
         _error(str(exc) or "interrupted")
         return interrupts.exit_status(exc)
+    except BrokenPipeError:  # stdout closed early (facedepth info | head): stop quietly, as SIGPIPE would
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         hint = "" if args.verbose else " (run with -v for details)"
         _error(f"unexpected {type(exc).__name__}: {one_line(exc)}{hint}")
@@ -310,30 +317,15 @@ def _prepare_output_dir(out_dir: Path) -> Path:
 def _check_targets(targets: list[Path], inputs: set[Path], overwrite: bool) -> None:
     """Refuses before any work when a target's name is too long for its folder, exists (without --overwrite)
     or is one of the input photos."""
+    from facedepth.app.pipeline import check_name_fits
     from facedepth.reconstruction.export import OutputExistsError
 
     for target in targets:
-        _check_name_fits(target)
+        check_name_fits(target)
         if _resolved(target) in inputs:
             raise ValueError(f"output {target} would replace an input photo; choose another output folder")
         if not overwrite and target.exists():
             raise OutputExistsError(target)
-
-
-def _check_name_fits(target: Path) -> None:
-    """The file system's limits on one name and a whole path (temporary names are shorter: see
-    reconstruction.export.temp_path)."""
-    try:
-        name_max = os.pathconf(target.parent, "PC_NAME_MAX")
-        path_max = os.pathconf(target.parent, "PC_PATH_MAX")
-    except (OSError, ValueError):
-        name_max, path_max = 255, 4096
-    name = len(os.fsencode(target.name))
-    if name > name_max:
-        raise ValueError(f"output name {target.name[:40]}... is {name} bytes, more than the {name_max} the folder "
-                         "allows; rename the photo")
-    if len(os.fsencode(target.absolute())) >= path_max:
-        raise ValueError(f"output path {target} is longer than the {path_max} bytes allowed; use a shorter -o")
 
 
 def _expected(exc: Exception) -> bool:

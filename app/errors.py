@@ -57,7 +57,9 @@ def save_error_text(exc: BaseException, folder: Path) -> str:
     """The message when writing the files failed part-way."""
     if isinstance(exc, OSError) and exc.strerror:
         target = exc.filename2 or exc.filename or folder  # os.replace(temp, target) names the target second
-        return f"Cannot write {target}: {exc.strerror}."
+        return f"Cannot write {target}: {exc.strerror}. Files that were there before are unchanged."
+    if isinstance(exc, ValueError | OSError):  # a name too long for the folder, a file Open3D could not write
+        return f"{exc}"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -194,6 +194,22 @@ def output_paths(out_dir: Path, stem: str, mesh_formats: Iterable[str], depth_fo
     return paths
 
 
+def check_name_fits(target: Path) -> None:
+    """Raises ValueError when ``target`` breaks the file system's limits on one name or a whole path
+    (temporary names are shorter: see reconstruction.export.temp_path), so the work is not done in vain."""
+    try:
+        name_max = os.pathconf(target.parent, "PC_NAME_MAX")
+        path_max = os.pathconf(target.parent, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    name = len(os.fsencode(target.name))
+    if name > name_max:
+        raise ValueError(f"output name {target.name[:40]}... is {name} bytes, more than the {name_max} the folder "
+                         "allows; choose a shorter name")
+    if len(os.fsencode(target.absolute())) >= path_max:
+        raise ValueError(f"output path {target} is longer than the {path_max} bytes allowed; choose a shorter folder")
+
+
 def save_outputs(result: PipelineResult, out_dir: Path, stem: str, mesh_formats: Iterable[str],
                  depth_formats: Iterable[str], overwrite: bool, wireframe: bool = True,
                  solid: SolidSettings | None = None) -> list[Path]:

@@ -4,6 +4,8 @@ here, and TensorFlow + Kivy in one process crash): test weights are built in a s
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -83,6 +85,29 @@ def no_face_photo(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("no_face") / "gradient.png"
     Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).save(path)
     return path
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``tmpfs(size, read_only=False)``: a folder with a tmpfs of ``size`` (e.g. "1m") mounted on it, unmounted
+    after the test; skips where it cannot be mounted (not root, or a machine that does not allow it)."""
+    mounted: list[Path] = []
+
+    def mount(size: str, read_only: bool = False) -> Path:
+        folder = tmp_path / f"tmpfs{len(mounted)}"
+        folder.mkdir()
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            pytest.skip("mounting a tmpfs needs root")
+        options = f"{'ro,' if read_only else ''}size={size}"
+        made = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+        if made.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
 
 
 def _quiet_tf_env() -> dict[str, str]:

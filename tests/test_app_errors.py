@@ -54,5 +54,6 @@ def test_folder_and_name_problems(tmp_path):
 def test_save_errors_name_the_file_that_could_not_be_written(tmp_path):
     full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / ".face.tmp.ply"), None,
                    str(tmp_path / "face.ply"))
-    assert save_error_text(full, tmp_path) == f"Cannot write {tmp_path / 'face.ply'}: No space left on device."
+    assert save_error_text(full, tmp_path) == (f"Cannot write {tmp_path / 'face.ply'}: No space left on device. "
+                                                "Files that were there before are unchanged.")
     assert save_error_text(RuntimeError("boom"), tmp_path) == "RuntimeError: boom"

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import open3d as o3d
+import photo_corpus as corpus
 import pytest
 import trimesh
 from gui_harness import Harness, launch, shut_down
@@ -447,3 +448,77 @@ def test_screenshot_option_saves_the_window_and_exits(tiny_weights, tmp_path, fa
     shot = Image.open(out)
     assert shot.size[0] >= 960 and shot.size[1] >= 600  # at least the window's minimum size
     assert np.asarray(shot).std() > 10
+
+
+def test_bad_files_by_drop_are_dialogs_and_the_window_stays_usable(ui: Harness, tmp_path, face_photo):
+    """Issue 14.9: the probe's bad inputs through drag-and-drop end in a dialog, and the next photo works."""
+    from kivy.core.window import Window
+
+    cases = [(corpus.symlink_loop(tmp_path), "Cannot open this file", "symbolic links"),
+             (corpus.strip(tmp_path, face_photo), "No face found", "strip.png"),
+             (tmp_path / "gone.jpg", "Cannot open this file", "file not found")]
+    for path, title, fragment in cases:
+        Window.dispatch("on_drop_file", os.fsencode(str(path)), 100, 100)
+        dialog = ui.wait_dialog()
+        assert dialog.title == title and fragment in dialog.message, (path, dialog.title, dialog.message)
+        dialog.press(dialog.button_labels[-1])
+        ui.wait_idle()
+    ui.process(corpus.float_rgb_tiff(tmp_path, face_photo))  # the float32 RGB TIFF the CLI refused
+    assert ui.app.result is not None and ui.view.has_scene
+
+
+def test_save_to_a_full_or_read_only_folder_is_a_dialog(processed: Harness, tmpfs):
+    app = processed.app
+    read_only = tmpfs("64k", read_only=True)
+    app.save(read_only, "face", ["ply"], ["npy"], True, False)
+    dialog = processed.wait_dialog()
+    assert dialog.title == "Cannot save" and "Read-only file system" in dialog.message
+    dialog.press("OK")
+
+    full = tmpfs("256k")
+    (full / "face.ply").write_bytes(b"older mesh")
+    app.save(full, "face", ["ply", "obj"], ["npy", "png16"], True, False, overwrite=True)
+    dialog = processed.wait_dialog()
+    assert dialog.title == "Could not save" and "No space left on device" in dialog.message
+    assert sorted(p.name for p in full.iterdir()) == ["face.ply"] and (full / "face.ply").read_bytes() == b"older mesh"
+    dialog.press("OK")
+
+    app.save(full.parent, "f" * 260, ["ply"], [], False, False)
+    dialog = processed.wait_dialog()
+    assert dialog.title == "Could not save" and "choose a shorter name" in dialog.message
+    dialog.press("OK")
+    processed.process(processed.app.current)  # the window still works
+    assert processed.app.result is not None
+
+
+def test_foreign_weights_are_a_dialog(ui: Harness, foreign_weights, face_photo):
+    from facedepth.app.worker import ProcessingWorker
+
+    app = ui.app
+    working = app.worker
+    app.worker = ProcessingWorker(foreign_weights)
+    try:
+        app.preload()
+        dialog = ui.wait_dialog()
+        assert dialog.title == "Depth model unavailable" and "not a FaceDepth generator" in dialog.message
+        dialog.press("OK")
+        ui.process(face_photo)
+        dialog = ui.wait_dialog()
+        assert dialog.title == "Depth model unavailable"
+        dialog.press("OK")
+    finally:
+        app.worker.shutdown()
+        app.worker = working
+    ui.process(face_photo)
+    assert ui.app.result is not None
+
+
+def test_bad_command_line_photo_is_a_dialog_then_exits(tiny_weights, tmp_path, gui):
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, FACEDEPTH_WEIGHTS=str(tiny_weights), KIVY_HOME=str(tmp_path / "kivy"),
+               XDG_CONFIG_HOME=str(tmp_path))
+    loop = corpus.symlink_loop(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "facedepth.app.main", str(loop), "--screenshot", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert Image.open(out).size[0] >= 960  # the window was up, showing its dialog

@@ -403,7 +403,7 @@ def test_too_long_names_are_refused_before_the_work(capsys, tmp_path, tiny_weigh
     monkeypatch.setattr(Pipeline, "run", lambda *a, **k: pytest.fail("the photo was processed"))
     code, _, err = _run(capsys, "predict", photo, "-o", tmp_path / "out", "--weights", tiny_weights)
     assert code == cli.EXIT_FAILED
-    _assert_one_error(err, "is 261 bytes, more than the 255", "rename the photo")
+    _assert_one_error(err, "is 261 bytes, more than the 255", "shorter name")
 
 
 def test_poisson_warnings_stay_off_stderr(capfd, tmp_path, tiny_weights, face_photo):

@@ -161,21 +161,8 @@ def test_write_failing_part_way_keeps_the_old_set(tmp_path, tiny_weights, face_p
     assert _digests(out) == before
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path):
-    """A 1 MiB tmpfs (root only, and only where the machine lets us mount one)."""
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=False)
-
-
-def test_full_disk_is_called_a_full_disk(tiny_tmpfs, tiny_weights, face_photo):
+def test_full_disk_is_called_a_full_disk(tmpfs, tiny_weights, face_photo):
+    tiny_tmpfs = tmpfs("1m")
     proc = subprocess.run(_command(face_photo, "-o", tiny_tmpfs, "--weights", tiny_weights, *GRID),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
@@ -186,18 +173,13 @@ def test_full_disk_is_called_a_full_disk(tiny_tmpfs, tiny_weights, face_photo):
     assert not list(tiny_tmpfs.iterdir())
 
 
-def test_read_only_output_folder(tmp_path, tiny_weights, face_photo):
+def test_read_only_output_folder(tmp_path, tmpfs, tiny_weights, face_photo):
     """Exit 4 before any photo is processed. Root writes anywhere, so there the folder is a read-only tmpfs."""
-    out = tmp_path / "out"
-    out.mkdir()
     if os.geteuid() == 0:
-        made = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(out)], capture_output=True)
-        if made.returncode != 0:
-            pytest.skip("root ignores permissions and no read-only tmpfs can be mounted here")
-        reason = "Read-only file system"
+        out, reason = tmpfs("64k", read_only=True), "Read-only file system"
     else:
-        out.chmod(0o555)
-        reason = "Permission denied"
+        out, reason = tmp_path / "out", "Permission denied"
+        out.mkdir(mode=0o555)
     try:
         proc = subprocess.run(_command(face_photo, "-o", out, "--weights", tiny_weights, *GRID),
                               capture_output=True, text=True, timeout=120)
@@ -206,9 +188,8 @@ def test_read_only_output_folder(tmp_path, tiny_weights, face_photo):
         assert line == f"error: cannot write to output folder {out}: {reason}"
         assert not list(out.iterdir())
     finally:
-        if os.geteuid() == 0:
-            subprocess.run(["umount", str(out)], check=False)
-        out.chmod(0o755)
+        if os.geteuid() != 0:
+            out.chmod(0o755)
 
 
 def test_output_folder_vanishing_mid_run(tmp_path, tiny_weights, batch):
