@@ -1,8 +1,10 @@
 """The ``facedepth`` command: face photos -> depth maps and 3D meshes, or information on the model.
 
 Exit status: 0 all photos done; 1 some photo failed (one ``error: <file>: <reason>`` line each, the
-others still run) or an unexpected error; 2 bad command line; 3 the generator weights are missing or
-damaged; 4 the output folder cannot be created or written. Tracebacks are shown only with ``-v``.
+others still run) or an unexpected error; 2 bad command line; 3 the generator weights are missing,
+damaged or not a FaceDepth generator; 4 the output folder cannot be created or written; 128 + N when
+stopped by signal N (SIGINT, SIGTERM, SIGHUP: cleaned up alike, see :mod:`facedepth.app.interrupts`); 141
+when stdout is closed early. Tracebacks are shown only with ``-v``.
 """
 
 from __future__ import annotations
