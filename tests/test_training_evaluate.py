@@ -90,15 +90,17 @@ def _write_run(tmp_path):
     return run, data
 
 
-def test_model_card_carries_sha_recipe_and_table(tmp_path):
+@pytest.mark.parametrize("stamped", [False, True], ids=["unstamped", "stamped"])
+def test_model_card_carries_sha_recipe_and_table(tmp_path, tiny_weights, stamped):
     run, data = _write_run(tmp_path)
     weights = tmp_path / "generator.tflite"
-    weights.write_bytes(b"\0" * 1000)
+    weights.write_bytes(tiny_weights.read_bytes() if stamped else b"\0" * 1000)
     write_card(tmp_path / "MODEL_CARD.md", weights, "ab" * 32, run, data, _report(), notes="## Notes\nhello",
                precision="fp32")
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "fp32 weights" in card and "gain 3.0" in card and "yaw up to ±65°" in card and "(10%)" in card
     assert f"sha256: {'ab' * 32}" in card
+    assert ("Model id: test-generator-ngf8" in card) == stamped  # the app checks card and file agree
     assert "lr 5e-05 (discriminator x 0.25)" in card and "2 epochs x 500 steps (1000 steps, 4000" in card
     assert "| train | 2 | 1 |" in card and "| held out | 1 | 0 |" in card
     assert "| real (3) | generator_mirror | 3.00 | 3.00 | 2.25 | 1.80 | 85.0% | 66.7% |" in card

@@ -97,6 +97,17 @@ def weight_precision(weights: Path) -> str:
     return "fp16" if "float16" in dtypes else "fp32"
 
 
+def _model_id_line(weights: Path) -> str:
+    """``\nModel id: <id>`` for a generator stamped with its FaceDepth identity (the app checks the two agree)."""
+    from facedepth.model import identity
+
+    try:
+        found = identity.read(weights.read_bytes())
+    except (OSError, identity.IdentityError):
+        found = None
+    return f"\nModel id: {found['model_id']}" if isinstance(found, dict) and "model_id" in found else ""
+
+
 def write_card(
     out: Path, weights: Path, sha256: str, run_dir: Path, data_dir: Path, eval_report: dict, notes: str = "",
     real_depth_report: dict | None = None, precision: str | None = None,
@@ -118,7 +129,7 @@ def write_card(
     text = f"""# FaceDepth generator — model card
 
 File: `{Path(weights).name}` ({size_mb:.1f} MB, LiteRT flatbuffer, {precision} weights)
-sha256: {sha256}
+sha256: {sha256}{_model_id_line(Path(weights))}
 
 ## What it does
 Predicts a depth code (see `model/spec.py`) for a {spec.IMAGE_SIZE}x{spec.IMAGE_SIZE} face crop made by
