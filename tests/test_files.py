@@ -45,7 +45,9 @@ def test_existing_targets_are_kept_unless_overwrite(tmp_path):
 def test_temp_names_are_hidden_unique_and_keep_the_suffix(tmp_path):
     first, second = temp_path(tmp_path / "face.glb"), temp_path(tmp_path / "face.glb")
     assert first != second and first.parent == tmp_path
-    assert first.name.startswith(".face.") and first.suffix == ".glb"
+    assert first.name.startswith(".facedepth-") and first.suffix == ".glb"
+    long_name = tmp_path / ("f" * 236 + "_depth_color.png")  # 252 bytes: legal
+    assert len(temp_path(long_name).name) < 30  # issue 14.5: the temporary name fits wherever the final one does
 
 
 def test_atomic_write_bytes_creates_folders_and_replaces(tmp_path):
