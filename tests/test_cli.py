@@ -382,7 +382,7 @@ def test_symlink_loop_fails_alone_and_names_its_file(capsys, tmp_path, tiny_weig
                              "--mesh", "none", "--save-depth", "npy")
     assert code == cli.EXIT_FAILED
     _assert_one_error(err, f"error: {loop}: ", "symbolic links")
-    assert "sample_face.jpg: 1 files" in stdout and _names(out) == {"sample_face_depth.npy"}
+    assert "sample_face.jpg: 1 file in" in stdout and _names(out) == {"sample_face_depth.npy"}
 
 
 def test_long_legal_stem_is_written(capsys, tmp_path, tiny_weights, face_photo):

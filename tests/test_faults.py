@@ -69,7 +69,7 @@ def test_signal_at_a_random_point_of_a_batch(tmp_path, tiny_weights, batch, sign
     proc = subprocess.Popen(_command(*batch, "-o", out, "--weights", tiny_weights, *GRID), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = proc.stdout.readline()  # the first photo is done: the signal lands somewhere in the rest
-    assert "8 files" in first, proc.stderr.read()
+    assert " files in " in first, proc.stderr.read()
     delay = random.Random(seed).uniform(0.0, 0.8)
     try:
         proc.wait(timeout=delay)
@@ -196,7 +196,7 @@ def test_output_folder_vanishing_mid_run(tmp_path, tiny_weights, batch):
     out = tmp_path / "out"
     proc = subprocess.Popen(_command(*batch, "-o", out, "--weights", tiny_weights, *GRID), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    assert "8 files" in proc.stdout.readline()
+    assert " files in " in proc.stdout.readline()
     shutil.rmtree(out)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode in (0, 1), stderr
