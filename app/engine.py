@@ -113,8 +113,10 @@ class Engine:
         self.conn.send(msg.Finished(job))
 
     def save(self, request: msg.Save) -> None:
+        from facedepth.app import interrupts
         from facedepth.app.display import write_png
         from facedepth.app.pipeline import check_name_fits, face_stems, output_paths, save_outputs
+        from facedepth.model import files
 
         save, photo = request.save, self.photo
         try:
@@ -135,11 +137,12 @@ class Engine:
                 self.conn.send(msg.SaveExists(request.request, existing))
                 return
             paths = []
-            for result, stem in zip(results, stems, strict=True):
-                paths += save_outputs(result, save.folder, stem, save.mesh_formats, save.depth_formats,
-                                      save.overwrite, save.wireframe)
-            if view_path is not None:
-                paths.append(write_png(save.view_pixels, view_path, save.overwrite))
+            with files.staged(guard=interrupts.deferred):  # one save, one set: every face and the view, or none
+                for result, stem in zip(results, stems, strict=True):
+                    paths += save_outputs(result, save.folder, stem, save.mesh_formats, save.depth_formats,
+                                          save.overwrite, save.wireframe)
+                if view_path is not None:
+                    paths.append(write_png(save.view_pixels, view_path, save.overwrite))
             self.conn.send(msg.Saved(request.request, paths))
         except Exception as exc:
             self.conn.send(msg.SaveFailed(request.request, portable(exc)))

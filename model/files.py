@@ -86,10 +86,14 @@ def staged(guard: Callable[[], AbstractContextManager] = nullcontext) -> Iterato
     """Makes every :func:`atomic_write` inside the block one set: each file stays under its temporary name
     until the block has finished without error, then all are renamed onto their targets (:func:`publish`,
     inside ``guard()``: the app holds signals there). If the block or a rename fails, the temporary files are
-    removed and the targets are as they were before the block, old files included."""
-    pending: list[tuple[Path, Path]] = []
+    removed and the targets are as they were before the block, old files included. A block inside another
+    adds its files to the outer set."""
     if not hasattr(_staging, "sets"):
         _staging.sets = []
+    if _staging.sets:  # inside another staged() block: its files join that set
+        yield
+        return
+    pending: list[tuple[Path, Path]] = []
     _staging.sets.append(pending)
     try:
         try:
