@@ -104,7 +104,11 @@ def _is_tiff(path: Path) -> bool:
 
 def _read_tiff(path: Path) -> np.ndarray:
     """A TIFF Pillow cannot decode, through tifffile (first page only)."""
-    import tifffile
+    try:
+        import tifffile
+    except ImportError as exc:  # an installation without the dependency: still one reason, not a crash
+        raise ImageLoadError("a TIFF Pillow cannot decode (float or 16-bit colour); reading it needs the "
+                             "tifffile package") from exc
 
     try:
         with tifffile.TiffFile(path) as tiff:

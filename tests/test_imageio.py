@@ -158,3 +158,12 @@ def test_permission_denied_is_not_called_corrupt(tmp_path, face_photo, monkeypat
         monkeypatch.setattr(imageio, "open", refuse, raising=False)
     with pytest.raises(ImageLoadError, match="^cannot read file \\(Permission denied\\)$"):
         load_photo(photo)
+
+
+def test_undecodable_tiff_without_tifffile_is_a_reason(tmp_path, face_photo, monkeypatch):
+    import sys
+
+    photo = corpus.float_rgb_tiff(tmp_path, face_photo)
+    monkeypatch.setitem(sys.modules, "tifffile", None)  # an installation without the dependency
+    with pytest.raises(ImageLoadError, match="needs the tifffile package"):
+        load_photo(photo)

@@ -23,9 +23,12 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from PIL import Image
+
+pytest.importorskip("hypothesis", reason="the dev extra installs Hypothesis (pip install -e '.[dev]')")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from facedepth.app import cli
 from facedepth.app.pipeline import Pipeline, output_paths
