@@ -11,6 +11,10 @@ from keras import layers
 from facedepth.model import spec
 
 _INIT = keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+OUTPUT_DTYPE = "float32"
+"""Both networks' last layer computes in float32 whatever the global dtype policy: training under a mixed
+policy (bfloat16 compute, float32 weights) keeps the depth code and the logits, and so the losses, in full
+precision. Under the default float32 policy this changes nothing."""
 
 
 def downsample(filters: int, size: int = 4, apply_batchnorm: bool = True, name: str | None = None) -> keras.Sequential:
@@ -67,7 +71,7 @@ def build_generator(ngf: int = 64, size: int = spec.IMAGE_SIZE) -> keras.Model:
         x = up(x)
         x = layers.Concatenate()([x, skip])
     outputs = layers.Conv2DTranspose(spec.OUTPUT_CHANNELS, 4, strides=2, padding="same", kernel_initializer=_INIT,
-                                     activation="tanh", name="depth")(x)  # (b, 256, 256, 1)
+                                     activation="tanh", name="depth", dtype=OUTPUT_DTYPE)(x)  # (b, 256, 256, 1)
     return keras.Model(inputs=inputs, outputs=outputs, name=f"unet_generator_ngf{ngf}")
 
 
@@ -84,5 +88,6 @@ def build_discriminator(ndf: int = 64, size: int = spec.IMAGE_SIZE) -> keras.Mod
     x = layers.BatchNormalization()(x)
     x = layers.LeakyReLU(0.2)(x)
     x = layers.ZeroPadding2D()(x)  # (b, 33, 33, 512)
-    logits = layers.Conv2D(1, 4, strides=1, kernel_initializer=_INIT, name="patch_logits")(x)  # (b, 30, 30, 1)
+    logits = layers.Conv2D(1, 4, strides=1, kernel_initializer=_INIT, name="patch_logits",
+                           dtype=OUTPUT_DTYPE)(x)  # (b, 30, 30, 1)
     return keras.Model(inputs=[photo, depth], outputs=logits, name="patchgan_discriminator")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
+import keras  # noqa: E402
 
 from facedepth.model import depthcode  # noqa: E402
 from facedepth.model.architecture import build_generator  # noqa: E402
@@ -94,37 +96,110 @@ def test_training_dataset_mixes_kinds(tmp_path, real_fraction):
     assert share == real_fraction if real_fraction in (0.0, 1.0) else abs(share - real_fraction) < 0.15
 
 
-def test_two_step_training_run_and_resume(tmp_path, caplog):
+class _Probe(keras.callbacks.Callback):
+    """An extra per-epoch validation: writes a figure of its own and, running after fit's validation, replaces
+    the face error by one that only grows, so that the first epoch stays the best."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_probe"] = logs["val_face_mae"] = float(epoch + 1)
+
+
+def test_training_run_resume_early_stop_and_extra_validation(tmp_path, caplog):
     from facedepth.training.train import TrainConfig, load_averaged_generator, load_best_generator, train
 
     _write_dataset(tmp_path / "data")
-    cfg = TrainConfig(DataConfig(tmp_path / "data", batch_size=2), tmp_path / "run", ngf=4, ndf=8,
-                      epochs=1, steps_per_epoch=2, val_limit=4)
-    state = train(cfg)
+    cfg = TrainConfig(DataConfig(tmp_path / "data", batch_size=2), tmp_path / "run", ngf=4, ndf=8, epochs=2,
+                      steps_per_epoch=2, val_limit=4, max_minutes=1e-9, patience=2)
+    state = train(cfg, extra_callbacks=[_Probe()])
+    # The time budget stopped it after one epoch of two.
     assert state.step == 2 and state.epoch == 1 and np.isfinite(state.history[0]["g_l1"])
+    assert {"g_total", "g_gan", "g_l1", "d_loss", "val_l1", "val_face_mae", "val_mask_iou", "val_probe",
+            "img_per_s"} <= set(state.history[0])
     with pytest.raises(FileExistsError):
         train(cfg)
-    cfg2 = TrainConfig(cfg.data, cfg.run_dir, ngf=4, ndf=8, epochs=2, steps_per_epoch=2, val_limit=4,
-                       learning_rate=5e-5, d_lr_factor=0.5)
-    with caplog.at_level(logging.INFO, logger="facedepth.training.train"):
-        state = train(cfg2, resume=True)
-    assert state.step == 4 and state.epoch == 2
+    cfg2 = TrainConfig(cfg.data, cfg.run_dir, ngf=4, ndf=8, epochs=5, steps_per_epoch=2, val_limit=4,
+                       learning_rate=5e-5, d_lr_factor=0.5, patience=2)
+    with caplog.at_level(logging.INFO, logger="facedepth.training"):
+        state = train(cfg2, resume=True, extra_callbacks=[_Probe()])
+    # Early stop counts on from the first invocation: epochs 2 and 3 were not better than epoch 1.
+    assert state.step == 6 and state.epoch == 3 and state.best_epoch == 1 and state.best_val == 1.0
+    assert [h["epoch"] for h in state.history] == [1, 2, 3] == [h["val_probe"] for h in state.history]
     assert "learning rate 5e-05 (discriminator 2.5e-05)" in caplog.text  # the resumed run uses the new rates
+    assert "early stop: no improvement for 2 epochs" in caplog.text
+    assert tf.train.latest_checkpoint(str(cfg.run_dir / "best")).endswith("ckpt-1")
     generator = load_best_generator(cfg.run_dir, ngf=4)
     out = generator(np.zeros((1, 256, 256, 3), np.float32), training=False)
     assert out.shape == (1, 256, 256, 1)
 
     kept = []
-    for path in tf.train.get_checkpoint_state(str(cfg.run_dir / "ckpt")).all_model_checkpoint_paths:
+    for path in tf.train.get_checkpoint_state(str(cfg.run_dir / "ckpt")).all_model_checkpoint_paths[-2:]:
         g = build_generator(4)
         tf.train.Checkpoint(generator=g).restore(path).expect_partial()
         kept.append(g.get_weights())
-    assert len(kept) == 2 and any(not np.array_equal(a, b) for a, b in zip(*kept, strict=True))
+    assert any(not np.array_equal(a, b) for a, b in zip(*kept, strict=True))
     averaged = load_averaged_generator(cfg.run_dir, ngf=4, last=2).get_weights()
     for a, b, mean in zip(*kept, averaged, strict=True):
         np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-6, atol=1e-7)
     with pytest.raises(FileNotFoundError):
-        load_averaged_generator(cfg.run_dir, ngf=4, last=3)
+        load_averaged_generator(cfg.run_dir, ngf=4, last=4)
+
+
+def test_validation_metrics_weigh_every_face_pixel_alike():
+    """fit's validation: face error over all face pixels of all batches, L1 and IoU averaged per image."""
+    from facedepth.training.pix2pix import Pix2Pix
+
+    photo_in = keras.Input((256, 256, 3))
+    constant = keras.Model(photo_in, keras.layers.Lambda(lambda x: x[..., :1] * 0.0)(photo_in))  # predicts 0
+    model = Pix2Pix(constant, constant)
+    model.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+    targets = np.ones((3, 256, 256, 1), np.float32)
+    targets[0, :100, :100] = -0.5  # 10000 face pixels, error 0.5
+    targets[1, :10, :10] = 0.5  # 100 face pixels, 50 with error 0.5 ...
+    targets[1, :5, :10] = -0.9  # ... and 50 with error 0.9; image 2 has none
+    photos = np.zeros((3, 256, 256, 3), np.float32)
+    logs = model.evaluate(tf.data.Dataset.from_tensor_slices((photos, targets)).batch(2), verbose=0,
+                          return_dict=True)
+    face = targets < 0.9
+    assert logs["face_mae"] == pytest.approx(np.abs(targets[face]).mean(), rel=1e-5)
+    assert logs["l1"] == pytest.approx(np.abs(targets).mean(axis=(1, 2, 3)).mean(), rel=1e-5)
+    # The prediction 0 is face everywhere: IoU = face pixels / all pixels, per image.
+    assert logs["mask_iou"] == pytest.approx((face.sum(axis=(1, 2, 3)) / 256**2).mean(), rel=1e-5)
+
+
+def test_precision_choice(tmp_path):
+    from facedepth.training.precision import cpu_has_native_bfloat16, resolve_precision
+
+    plain, native = tmp_path / "plain", tmp_path / "native"
+    plain.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f\n")
+    native.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert not cpu_has_native_bfloat16(plain) and cpu_has_native_bfloat16(native)
+    assert not cpu_has_native_bfloat16(tmp_path / "missing")
+    assert resolve_precision("auto", plain) == "float32"
+    assert resolve_precision("auto", native) == ("float32" if tf.config.list_physical_devices("GPU")
+                                                 else "mixed_bfloat16")
+    assert resolve_precision("float32", native) == "float32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("float16")
+
+
+def test_mixed_precision_model_keeps_float32_outputs_and_checkpoints(tmp_path):
+    """bfloat16 compute, float32 weights and output layers: the losses are float32 and a mixed run's
+    checkpoint restores into the float32 generator that export builds."""
+    from facedepth.training.train import TrainConfig, build_model
+
+    cfg = TrainConfig(DataConfig(Path("unused")), Path("unused"), ngf=4, ndf=8, precision="mixed_bfloat16")
+    model = build_model(cfg)
+    assert model.generator.get_layer("down2").layers[0].compute_dtype == "bfloat16"
+    photo, target = tf.zeros((1, 256, 256, 3)), tf.ones((1, 256, 256, 1))
+    logs = model.train_step((photo, target))
+    assert all(v.dtype == tf.float32 and np.isfinite(float(v)) for v in logs.values())
+    assert model.generator(photo).dtype == tf.float32
+    assert {w.dtype for w in model.generator.weights} == {"float32"}
+    path = tf.train.Checkpoint(generator=model.generator).save(str(tmp_path / "g"))
+    plain = build_generator(4)
+    tf.train.Checkpoint(generator=plain).restore(path).assert_existing_objects_matched()
+    for a, b in zip(plain.get_weights(), model.generator.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_export_command_refuses_bad_requests(tmp_path, capsys):

@@ -14,6 +14,7 @@ from facedepth.training.evaluate_real_depth import default_real_depth_dir
 from facedepth.training.facemodel import default_sfm_dir
 from facedepth.training.generate import PseudoGTConfig
 from facedepth.training.ictface import default_ict_dir
+from facedepth.training.precision import PRECISIONS
 from facedepth.training.storage import default_utkface_dir
 from facedepth.training.teachers import TEACHERS
 from facedepth.training.train_config import SELECTION_METRICS, DataConfig, TrainConfig
@@ -70,6 +71,9 @@ def _add_train(sub) -> None:
     p.add_argument("--real-depth-limit", type=int, help="score at most this many real-depth samples per epoch")
     p.add_argument("--select-by", choices=SELECTION_METRICS, default=TrainConfig.select_by,
                    help="validation figure that picks the best epoch and drives early stop (default: %(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
+                   help="compute precision (default %(default)s: mixed_bfloat16 on CPUs with native bfloat16, "
+                        "else float32)")
 
 
 def _at_least_two(text: str) -> int:
@@ -153,7 +157,7 @@ def _train(args) -> int:
                           d_lr_factor=args.d_lr_factor, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                           max_minutes=args.max_minutes, patience=args.patience, init_weights=args.init_weights,
                           real_depth=args.real_depth, real_depth_limit=args.real_depth_limit,
-                          select_by=args.select_by)
+                          select_by=args.select_by, precision=args.precision)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

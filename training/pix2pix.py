@@ -1,4 +1,4 @@
-"""The pix2pix conditional GAN as a Keras model with its own train and test steps."""
+"""The pix2pix conditional GAN as a Keras model with its own train and test steps, driven by ``fit``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ import tensorflow as tf
 
 from facedepth.model import spec
 from facedepth.model.losses import LAMBDA_L1, discriminator_loss, generator_loss
+
+TRAIN_LOSSES = ("g_total", "g_gan", "g_l1", "d_loss")
+"""What a train step reports: epoch means of the generator's total, GAN and L1 losses and the discriminator's."""
+VALIDATION_METRICS = ("l1", "face_mae", "mask_iou")
+"""What a test step reports (``fit`` prefixes them with ``val_``): the mean L1 per image, the mean absolute error
+on the true face pixels (code units) and the intersection over union of the true and predicted face masks."""
 
 
 class Pix2Pix(keras.Model):
@@ -17,11 +23,21 @@ class Pix2Pix(keras.Model):
         self.generator = generator
         self.discriminator = discriminator
         self.lambda_l1 = lambda_l1
+        self.train_means = [keras.metrics.Mean(name=name) for name in TRAIN_LOSSES]
+        self.validation_means = [keras.metrics.Mean(name=name) for name in VALIDATION_METRICS]
 
-    def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer):
-        super().compile()
+    def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer,
+                jit_compile: bool = False):
+        """XLA (``jit_compile``) is off by default: on CPUs it replaces oneDNN's convolutions by slower ones
+        (bench/train_throughput.py measures it)."""
+        super().compile(optimizer=None, jit_compile=jit_compile)  # the two optimizers are ours
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        # Listed so that fit and evaluate reset them at each epoch's and each evaluation's start.
+        return [*self.train_means, *self.validation_means]
 
     def train_step(self, data):
         photo, target = data
@@ -35,21 +51,21 @@ class Pix2Pix(keras.Model):
         d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables, strict=True))
         self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables, strict=True))
-        return {"g_total": g_total, "g_gan": g_gan, "g_l1": g_l1, "d_loss": d_loss}
+        for mean, value in zip(self.train_means, (g_total, g_gan, g_l1, d_loss), strict=True):
+            mean.update_state(value)
+        return {mean.name: mean.result() for mean in self.train_means}
 
     def test_step(self, data):
-        """Per-batch sums for masked validation errors on depth codes (face = target below the threshold)."""
+        """Masked validation errors on depth codes (face = target below the mask threshold)."""
         photo, target = data
-        pred = self.generator(photo, training=False)
+        pred = tf.cast(self.generator(photo, training=False), tf.float32)
         mask = tf.cast(target < spec.MASK_THRESHOLD, tf.float32)
         pred_mask = tf.cast(pred < spec.MASK_THRESHOLD, tf.float32)
         err = tf.abs(pred - target)
-        return {
-            "l1_sum": tf.reduce_sum(tf.reduce_mean(err, axis=[1, 2, 3])),
-            "face_abs_sum": tf.reduce_sum(err * mask),
-            "face_px": tf.reduce_sum(mask),
-            "mask_iou_sum": tf.reduce_sum(
-                tf.reduce_sum(mask * pred_mask, axis=[1, 2, 3])
-                / tf.maximum(tf.reduce_sum(tf.maximum(mask, pred_mask), axis=[1, 2, 3]), 1.0)),
-            "count": tf.cast(tf.shape(photo)[0], tf.float32),
-        }
+        iou = (tf.reduce_sum(mask * pred_mask, axis=[1, 2, 3])
+               / tf.maximum(tf.reduce_sum(tf.maximum(mask, pred_mask), axis=[1, 2, 3]), 1.0))
+        l1_mean, face_mean, iou_mean = self.validation_means
+        l1_mean.update_state(tf.reduce_mean(err, axis=[1, 2, 3]))
+        face_mean.update_state(err, sample_weight=mask)
+        iou_mean.update_state(iou)
+        return {mean.name: mean.result() for mean in self.validation_means}

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from facedepth.training.precision import PRECISIONS
+
 SELECTION_METRICS = ("val_face_mae", "real_rmse")
 """Validation figures that can pick a run's best epoch."""
 
@@ -38,7 +40,7 @@ class TrainConfig:
     max_minutes: float | None = None
     """Stop (after saving) once this much wall time has passed in this invocation."""
     patience: int = 5
-    """Early stop after this many epochs without a better validation face error."""
+    """Early stop after this many epochs without a better ``select_by``."""
     val_limit: int = 400
     keep_checkpoints: int = 3
     init_weights: Path | None = None
@@ -50,12 +52,20 @@ class TrainConfig:
     select_by: str = "val_face_mae"
     """The validation figure that picks the best epoch and drives early stop: ``val_face_mae`` (held-out
     renders and pseudo ground truth) or ``real_rmse`` (median RMSE in mm on ``real_depth``)."""
+    precision: str = "auto"
+    """Compute precision: "float32", "mixed_bfloat16" (bfloat16 arithmetic; float32 weights, optimizer state
+    and output layers, so checkpoints are the same either way) or "auto" (see
+    :func:`facedepth.training.precision.resolve_precision`)."""
+    jit_compile: bool = False
+    """XLA-compile the train step; slower on CPUs, where it gives up oneDNN's convolutions."""
 
     def __post_init__(self) -> None:
         if self.select_by not in SELECTION_METRICS:
             raise ValueError(f"select_by {self.select_by!r}: choose from {', '.join(SELECTION_METRICS)}")
         if self.select_by == "real_rmse" and self.real_depth is None:
             raise ValueError("select_by real_rmse needs a real-depth set")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: choose from {', '.join(PRECISIONS)}")
 
     @property
     def d_learning_rate(self) -> float:
