@@ -1,6 +1,6 @@
 """Which compute precision training uses (TrainConfig.precision, ``facedepth-train train --precision``).
 
-bfloat16 arithmetic with float32 weights ("mixed_bfloat16") trains the same networks about 1.6x faster than
+bfloat16 arithmetic with float32 weights ("mixed_bfloat16") trains the same networks 1.5-2x faster than
 float32 on CPUs that compute bfloat16 natively (bench/train_throughput.py); elsewhere it is emulated and slower.
 """
 
