@@ -23,6 +23,7 @@ from facedepth.model.face import FaceDetector
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import DepthEstimator
 from facedepth.training.evaluate_real_depth import DepthMethod, RealSample
+from facedepth.training.teachers import align_to, blend
 
 logger = logging.getLogger(__name__)
 
@@ -128,16 +129,11 @@ def fused(first: DepthMethod, second: DepthMethod) -> DepthMethod:
 
 
 def align_and_average(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    both = np.isfinite(a) & np.isfinite(b)
-    if both.sum() < 3:
+    """``b`` aligned to ``a`` and averaged with it (``a`` alone when they cannot be aligned)."""
+    alignment = align_to(a, b, min_pixels=3)
+    if alignment is None or alignment[1] <= 0:
         return a
-    rows, cols = np.mgrid[: a.shape[0], : a.shape[1]]
-    design = np.stack([b, np.ones_like(b), cols, rows], axis=-1).astype(np.float64)
-    coef, *_ = np.linalg.lstsq(design[both], a[both].astype(np.float64), rcond=None)
-    aligned = design @ coef
-    if coef[0] <= 0:
-        return a
-    return np.where(both, (a + aligned) / 2, np.where(np.isfinite(a), a, aligned)).astype(np.float32)
+    return blend(a, alignment[0]).astype(np.float32)
 
 
 def parse_named_folder(text: str) -> tuple[str, Path]:

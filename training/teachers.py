@@ -48,6 +48,26 @@ def _relative(code: np.ndarray, crop_side: float) -> np.ndarray:
     return np.where(depthcode.face_mask(code), (code - spec.NEAR_CODE) * crop_side / spec.GAIN, np.nan)
 
 
+def align_to(reference: np.ndarray, other: np.ndarray, min_pixels: int) -> tuple[np.ndarray, float] | None:
+    """``other`` mapped onto ``reference`` by the least-squares scale, shift and tilt (a plane in the image's
+    rows and columns) fitted on the pixels both cover, NaN where ``other`` is; and the fitted scale. None
+    when they share fewer than ``min_pixels`` pixels."""
+    both = np.isfinite(reference) & np.isfinite(other)
+    if both.sum() < min_pixels:
+        return None
+    rows, cols = np.mgrid[: other.shape[0], : other.shape[1]] / max(other.shape)
+    design = np.stack([other, np.ones_like(other), cols, rows], axis=-1).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(design[both], reference[both].astype(np.float64), rcond=None)
+    return design @ coef, float(coef[0])
+
+
+def blend(reference: np.ndarray, aligned: np.ndarray, average: bool = True) -> np.ndarray:
+    """Where both cover: their mean (or ``reference`` alone when not ``average``); elsewhere whichever covers."""
+    both = np.isfinite(reference) & np.isfinite(aligned)
+    inside = (reference + aligned) / 2 if average else reference
+    return np.where(both, inside, np.where(np.isfinite(reference), reference, aligned))
+
+
 def teacher_code(teacher: str, eos_code: np.ndarray, crop_side_mm: float, mesh_map: np.ndarray | None,
                  box: CropBox) -> np.ndarray:
     """The pseudo ground truth code on the crop for ``teacher`` (see the module docstring)."""
@@ -62,19 +82,14 @@ def teacher_code(teacher: str, eos_code: np.ndarray, crop_side_mm: float, mesh_m
     size = eos_code.shape[0]
     mesh = map_in_crop(mesh_map, box, size)  # photo pixels
     fit = _relative(eos_code, crop_side_mm) * (box.side / crop_side_mm)  # photo pixels
-    both = np.isfinite(mesh) & np.isfinite(fit)
-    if both.sum() < MIN_SHARED_PIXELS:
+    alignment = align_to(mesh, fit, MIN_SHARED_PIXELS)
+    if alignment is None:
         if teacher == "fused":
             return eos_code
         raise NoTeacherDepth("mesh and fit barely overlap")
-    rows, cols = np.mgrid[:size, :size] / size
-    design = np.stack([fit, np.ones_like(fit), cols, rows], axis=-1)
-    coef, *_ = np.linalg.lstsq(design[both], mesh[both], rcond=None)
-    if coef[0] <= 0:
+    aligned, scale = alignment
+    if scale <= 0:
         raise NoTeacherDepth("mesh and fit disagree on the depth's direction")
-    aligned = design @ coef
-    average = (mesh + aligned) / 2 if teacher == "fused" else mesh
-    depth = np.where(both, average, np.where(np.isfinite(mesh), mesh, aligned))
-    depth = depth / coef[0]  # the fit's relief scale
+    depth = blend(mesh, aligned, average=teacher == "fused") / scale  # the fit's relief scale
     mask = np.isfinite(depth)
     return depthcode.encode(np.where(mask, depth, 0.0), mask, box.side)
