@@ -96,6 +96,22 @@ def test_training_dataset_mixes_kinds(tmp_path, real_fraction):
     assert share == real_fraction if real_fraction in (0.0, 1.0) else abs(share - real_fraction) < 0.15
 
 
+def test_face_models_choose_the_synthetic_renders(tmp_path):
+    """--face-models keeps renders of the named models only; real pairs and old records (no face_model:
+    Surrey renders) follow the rule, and an unknown name is refused."""
+    from facedepth.training.dataset import list_samples
+
+    split = tmp_path / "train"
+    storage.append_index(split, [{"name": "r0", "kind": "real"}, {"name": "syn0", "kind": "synthetic"},
+                                 {"name": "syn1", "kind": "synthetic", "face_model": "surrey"},
+                                 {"name": "ict0", "kind": "synthetic", "face_model": "ict"}])
+    names = {m: [Path(s).name for s in list_samples(split, face_models=m)] for m in (("surrey",), ("ict",))}
+    assert names == {("surrey",): ["r0", "syn0", "syn1"], ("ict",): ["r0", "ict0"]}
+    assert [Path(s).name for s in list_samples(split, "synthetic", ("surrey", "ict"))] == ["syn0", "syn1", "ict0"]
+    with pytest.raises(ValueError, match="bfm"):
+        DataConfig(tmp_path, face_models=("bfm",))
+
+
 class _Probe(keras.callbacks.Callback):
     """An extra per-epoch validation: writes a figure of its own and, running after fit's validation, replaces
     the face error by one that only grows, so that the first epoch stays the best."""

@@ -17,7 +17,7 @@ from facedepth.training.ictface import default_ict_dir
 from facedepth.training.precision import PRECISIONS
 from facedepth.training.storage import default_utkface_dir
 from facedepth.training.teachers import TEACHERS
-from facedepth.training.train_config import SELECTION_METRICS, DataConfig, TrainConfig
+from facedepth.training.train_config import FACE_MODELS, SELECTION_METRICS, DataConfig, TrainConfig
 
 DEFAULT_DATA = storage.DEFAULT_DATA_DIR
 DEFAULT_RUN = Path("runs/main")
@@ -29,7 +29,7 @@ def _add_generate(sub) -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_DATA, help="data set folder (default: %(default)s)")
     p.add_argument("--photos", type=Path, default=default_utkface_dir(), help="real face photos (UTKFace)")
     p.add_argument("--sfm", type=Path, default=default_sfm_dir(), help="Surrey Face Model folder")
-    p.add_argument("--face-model", choices=["surrey", "ict"], default="surrey",
+    p.add_argument("--face-model", choices=FACE_MODELS, default="surrey",
                    help="synthetic: the face model to render (ict: whole heads; its skin still comes from the "
                         "Surrey-layout donor textures, so --sfm is needed too)")
     p.add_argument("--ict", type=Path, default=default_ict_dir(),
@@ -59,6 +59,9 @@ def _add_train(sub) -> None:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--steps-per-epoch", type=int, default=1000)
     p.add_argument("--real-fraction", type=float, default=0.5, help="share of real-photo pairs per batch")
+    p.add_argument("--face-models", type=_face_models, default=DataConfig.face_models, metavar="NAMES",
+                   help="train on synthetic renders of these face models only, comma-separated "
+                        f"(default: {','.join(DataConfig.face_models)})")
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--d-lr-factor", type=float, default=1.0,
                    help="discriminator learning rate relative to --lr (below 1 slows a discriminator that wins)")
@@ -74,6 +77,11 @@ def _add_train(sub) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
                    help="compute precision (default %(default)s: mixed_bfloat16 on CPUs with native bfloat16, "
                         "else float32)")
+
+
+def _face_models(text: str) -> tuple[str, ...]:
+    """Comma-separated names; DataConfig checks them."""
+    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 def _at_least_two(text: str) -> int:
@@ -152,7 +160,8 @@ def _train(args) -> int:
     from facedepth.training.train import train
 
     try:
-        cfg = TrainConfig(DataConfig(args.data, batch_size=args.batch_size, real_fraction=args.real_fraction),
+        cfg = TrainConfig(DataConfig(args.data, batch_size=args.batch_size, real_fraction=args.real_fraction,
+                                     face_models=args.face_models),
                           run_dir=args.run_dir, ngf=args.ngf, ndf=args.ndf, learning_rate=args.lr,
                           d_lr_factor=args.d_lr_factor, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                           max_minutes=args.max_minutes, patience=args.patience, init_weights=args.init_weights,

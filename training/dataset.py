@@ -19,9 +19,12 @@ from facedepth.training.train_config import DataConfig
 logger = logging.getLogger(__name__)
 
 
-def list_samples(split_dir: Path, kind: str | None = None) -> list[str]:
-    """File stems of a split, optionally of one kind ("real" or "synthetic")."""
-    return [str(split_dir / r["name"]) for r in storage.read_index(split_dir) if kind is None or r["kind"] == kind]
+def list_samples(split_dir: Path, kind: str | None = None, face_models: tuple[str, ...] | None = None) -> list[str]:
+    """File stems of a split, optionally of one kind ("real" or "synthetic") and, for synthetic renders, of
+    some face models only (records written before the ICT model was added are Surrey renders)."""
+    return [str(split_dir / r["name"]) for r in storage.read_index(split_dir)
+            if (kind is None or r["kind"] == kind)
+            and (face_models is None or r["kind"] != "synthetic" or r.get("face_model", "surrey") in face_models)]
 
 
 def load_pair(stem: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -94,7 +97,7 @@ def _stems_dataset(stems: list[str], cfg: DataConfig) -> tf.data.Dataset:
 def training_dataset(cfg: DataConfig) -> tuple[tf.data.Dataset, dict[str, int]]:
     """An endless, shuffled, augmented, batched mix of real and synthetic training pairs."""
     split = Path(cfg.data_dir) / "train"
-    real, synthetic = list_samples(split, "real"), list_samples(split, "synthetic")
+    real, synthetic = list_samples(split, "real"), list_samples(split, "synthetic", cfg.face_models)
     counts = {"real": len(real), "synthetic": len(synthetic)}
     if not real and not synthetic:
         raise FileNotFoundError(f"no training samples in {split} (run `facedepth-train generate` first)")

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from facedepth.training import storage
 from facedepth.training.splits import split_of
+from facedepth.training.train_config import FACE_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,6 @@ def generate_pseudo_gt(cfg: PseudoGTConfig, workers: int = 2) -> Counter:
     return outcomes
 
 
-FACE_MODELS = ("surrey", "ict")
 NAME_PREFIX = {"surrey": "syn", "ict": "ict"}
 """Sample names start with the face model's prefix, so renders of both models can share a data set."""
 

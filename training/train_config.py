@@ -11,6 +11,9 @@ from facedepth.training.precision import PRECISIONS
 SELECTION_METRICS = ("val_face_mae", "real_rmse")
 """Validation figures that can pick a run's best epoch."""
 
+FACE_MODELS = ("surrey", "ict")
+"""The face models that synthetic renders come from (a render's index record names its model)."""
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -20,6 +23,14 @@ class DataConfig:
     """Share of real-photo (pseudo ground truth or imported RGB-D) samples in each batch, in expectation."""
     shuffle_buffer: int = 2000
     seed: int = 0
+    face_models: tuple[str, ...] = FACE_MODELS
+    """Train on synthetic renders of these face models only (held-out validation keeps every sample, so runs
+    that differ here are scored on the same pairs)."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.face_models) - set(FACE_MODELS))
+        if unknown or not self.face_models:
+            raise ValueError(f"face models {', '.join(unknown) or '(none)'}: choose from {', '.join(FACE_MODELS)}")
 
 
 @dataclass(frozen=True)
