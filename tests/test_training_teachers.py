@@ -5,7 +5,7 @@ import pytest
 
 from facedepth.model import depthcode
 from facedepth.model.crop import CropBox
-from facedepth.training.teachers import NoTeacherDepth, map_in_crop, teacher_code
+from facedepth.training.teachers import NoTeacherDepth, blend, map_in_crop, teacher_code
 
 SIDE = 200
 BOX = CropBox(100.0, 100.0, float(SIDE))
@@ -70,3 +70,26 @@ def test_mesh_triangles_are_the_three_cycles_of_its_edges():
     # a square 0-1-2-3 with the diagonal 0-2, and a dangling edge 3-4
     edges = np.array([(0, 1), (1, 2), (2, 3), (3, 0), (0, 2), (3, 4)])
     assert triangles_from_edges(edges).tolist() == [[0, 1, 2], [0, 2, 3]]
+
+
+def test_the_fused_blend_has_no_seam_where_one_teacher_stops():
+    """A mesh with an eye hole over a fit 2 units deeper: the plain switch steps by 1 (half the difference)
+    at every edge of the mesh; the feathered blend moves there by about the difference over its width."""
+    y, x = np.mgrid[:SIDE, :SIDE].astype(np.float64)
+    fit = np.where((x - 100) ** 2 + (y - 100) ** 2 < 90**2, 2.0, np.nan)
+    mesh = np.where(((x - 100) ** 2 + (y - 100) ** 2 < 70**2) & ((x - 70) ** 2 + (y - 80) ** 2 > 10**2), 0.0, np.nan)
+    both = np.isfinite(mesh) & np.isfinite(fit)
+
+    def largest_step(depth: np.ndarray) -> float:
+        inside = np.isfinite(depth)
+        steps = [np.abs(np.diff(depth, axis=a))[np.diff(inside.astype(int), axis=a) == 0] for a in (0, 1)]
+        return max(np.nanmax(s) for s in steps)
+
+    plain, feathered = blend(mesh, fit, feather=0.0), blend(mesh, fit)
+    assert largest_step(plain) == pytest.approx(1.0)
+    width = 0.1 * np.sqrt(both.sum())
+    assert largest_step(feathered) < 2.5 / width < 0.25
+    assert np.isfinite(feathered).sum() == np.isfinite(fit).sum()  # the fit alone still fills the hole and rim
+    deep = both & (70 - np.hypot(x - 100, y - 100) > width) & (np.hypot(x - 70, y - 80) - 10 > width)
+    assert np.allclose(feathered[deep], 1.0)  # well inside both: their mean
+    assert np.array_equal(blend(mesh, fit, average=False), np.where(np.isfinite(mesh), mesh, fit), equal_nan=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
 
 from facedepth.model import depthcode, imageops, spec
 from facedepth.model.crop import CropBox
@@ -61,11 +62,31 @@ def align_to(reference: np.ndarray, other: np.ndarray, min_pixels: int) -> tuple
     return design @ coef, float(coef[0])
 
 
-def blend(reference: np.ndarray, aligned: np.ndarray, average: bool = True) -> np.ndarray:
-    """Where both cover: their mean (or ``reference`` alone when not ``average``); elsewhere whichever covers."""
-    both = np.isfinite(reference) & np.isfinite(aligned)
-    inside = (reference + aligned) / 2 if average else reference
-    return np.where(both, inside, np.where(np.isfinite(reference), reference, aligned))
+FEATHER = 0.1
+"""Width of the blend's transitions, as a share of the side of a square as large as the pixels both teachers
+cover (about 16 px on a face 160 px wide)."""
+
+
+def blend(reference: np.ndarray, aligned: np.ndarray, average: bool = True, feather: float = FEATHER) -> np.ndarray:
+    """Where both cover: their mean (or ``reference`` alone when not ``average``); elsewhere whichever covers.
+
+    With ``average``, each teacher's weight rises from 0 at the edge of its own coverage (the mesh's outline
+    and its holes at the eyes and mouth, the fit's outline) to 1 at ``feather`` inside it, so the mean passes
+    smoothly into the teacher that covers alone: a plain switch left a step of half their difference along
+    every edge, seams that a student learns as relief. ``feather`` 0 is the plain switch."""
+    ref_ok, al_ok = np.isfinite(reference), np.isfinite(aligned)
+    both = ref_ok & al_ok
+    alone = np.where(ref_ok, reference, aligned)
+    if not average:
+        return alone
+    width = feather * np.sqrt(both.sum())
+    if width < 1:
+        return np.where(both, (reference + aligned) / 2, alone)
+    w_ref = np.minimum(distance_transform_edt(ref_ok) / width, 1.0)
+    w_al = np.minimum(distance_transform_edt(al_ok) / width, 1.0)
+    mixed = (w_ref * np.where(ref_ok, reference, 0) + w_al * np.where(al_ok, aligned, 0)) / np.maximum(w_ref + w_al,
+                                                                                                        1e-9)
+    return np.where(both, mixed, alone)
 
 
 def teacher_code(teacher: str, eos_code: np.ndarray, crop_side_mm: float, mesh_map: np.ndarray | None,
