@@ -16,6 +16,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from facedepth.app import interrupts
@@ -81,6 +82,16 @@ def _output_folder(text: str) -> Path:
     return Path(text)
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from facedepth.reconstruction.settings import (
         DEPTH_FORMATS,
@@ -131,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="skip face detection and treat the whole image as the face crop")
     predict.add_argument("--no-wireframe", action="store_true", help="do not write <stem>_wireframe.ply")
     predict.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    predict.add_argument("--jobs", type=_jobs, default=0, metavar="N",
+                         help="photos processed at once, each in a worker process (default: one per CPU, at most "
+                              "8; 1 = all in this process)")
 
     commands.add_parser("info", parents=[common], help="show which weights are used and their model card")
     return parser
@@ -165,8 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from tqdm import tqdm
 
+    from facedepth.app import batch
     from facedepth.app.pipeline import PipelineSettings
     from facedepth.reconstruction.settings import SOLID_FORMAT, MeshSettings, SolidSettings
 
@@ -182,43 +199,83 @@ def _predict(args: argparse.Namespace) -> int:
     settings = PipelineSettings(detect=not args.no_detect, mesh=mesh)
     inputs = {_resolved(image) for image in args.images}
     stems: dict[str, Path] = {}
+    work: list[tuple[Path, str | None]] = []  # (photo, refusal) in the photos' order
+    for image in args.images:
+        refusal = None
+        if image.stem in stems:
+            refusal = f"outputs would be named like those of {stems[image.stem]}; rename one of them"
+        stems.setdefault(image.stem, image)
+        work.append((image, refusal))
+    context = _Batch(args, settings, out_dir, inputs)
+    workers = replace(context, settings=replace(settings, mesh=replace(mesh, n_threads=1) if mesh else None))
+    jobs = args.jobs or batch.default_jobs(len(work))
     failures = 0
 
-    with tqdm(args.images, unit="photo", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
-        for image in bar:
-            bar.set_description(image.name)
-            try:
-                stem = image.stem
-                if stem in stems:
-                    raise ValueError(f"outputs would be named like those of {stems[stem]}; rename one of them")
-                stems[stem] = image
-                failures += _predict_photo(args, pipeline, settings, image, out_dir, inputs, bar)
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:
-                failures += 1
-                _report_failure(image, exc, args.verbose)
+    with tqdm(total=len(work), unit="photo", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
+        context.stage = bar.set_postfix_str
+        bar.set_description(work[0][0].name)
+        reports = batch.run(_photo_task, work, pipeline, context, jobs=jobs, worker_context=workers,
+                            weights=args.weights)
+        for position, (lines, failed) in enumerate(reports, start=1):
+            if position < len(work):
+                bar.set_description(work[position][0].name)
+            bar.update(1)
+            failures += failed
+            for to_stderr, text in lines:
+                tqdm.write(text, file=sys.stderr if to_stderr else sys.stdout)
     return EXIT_FAILED if failures else EXIT_OK
 
 
+@dataclass
+class _Batch:
+    """What every photo of one ``predict`` needs; travels to the batch workers (``stage`` stays here)."""
+
+    args: argparse.Namespace
+    settings: object
+    out_dir: Path
+    inputs: set[Path]
+    stage: Callable[[str], object] | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "stage": None}
+
+
+def _photo_task(pipeline, context: _Batch, item: tuple[Path, str | None]) -> tuple[list[tuple[bool, str]], int]:
+    """One photo as a batch task: its report lines ((to stderr, text), in order) and how many of its
+    faces failed."""
+    image, refusal = item
+    lines: list[tuple[bool, str]] = []
+    stage = context.stage or (lambda _text: None)
+    if context.stage is None:  # in a batch worker: -v's detail goes to stderr from here
+        configure_logging(verbosity_level(context.args.verbose))
+    try:
+        if refusal is not None:
+            raise ValueError(refusal)
+        failed = _predict_photo(context.args, pipeline, context.settings, image, context.out_dir, context.inputs,
+                                stage, lines)
+    except Exception as exc:
+        _report_failure(image, exc, context.args.verbose, lines)
+        return lines, 1
+    return lines, failed
+
+
 def _predict_photo(args: argparse.Namespace, pipeline, settings, image: Path, out_dir: Path, inputs: set[Path],
-                   bar) -> int:
+                   stage: Callable[[str], object], lines: list[tuple[bool, str]]) -> int:
     """Every face of one photo (or the largest, with ``--faces largest``); returns how many faces failed.
+    Report lines go to ``lines`` ((to stderr, text)), stage names to ``stage``.
 
     A problem with the photo as a whole (unreadable, no face, an output that exists) raises before anything is
     written; a face that fails later is reported on its own line and the others still run.
     """
     import time
 
-    from tqdm import tqdm
-
     from facedepth.app.pipeline import face_stems, output_paths, save_outputs
     from facedepth.model.imageio import load_photo
 
     started = time.perf_counter()
-    bar.set_postfix_str("loading")
+    stage("loading")
     rgb = load_photo(image)
-    bar.set_postfix_str("detecting faces")
+    stage("detecting faces")
     found = pipeline.find_faces(rgb, settings)
     faces = found if args.faces == "all" else [max(found, key=lambda face: face.area if face else 0.0)]
     stems = face_stems(image.stem, len(faces))
@@ -233,7 +290,7 @@ def _predict_photo(args: argparse.Namespace, pipeline, settings, image: Path, ou
         label = f"face {number}: " if len(faces) > 1 else ""
         try:
             result = pipeline.run(rgb, settings, face=face, isolate=len(found) > 1,
-                                  progress=lambda stage, _f, label=label: bar.set_postfix_str(f"{label}{stage}"))
+                                  progress=lambda name, _f, label=label: stage(f"{label}{name}"))
             written += save_outputs(result, out_dir, stem, args.formats, args.save_depth, args.overwrite,
                                     wireframe=not args.no_wireframe, solid=args.solid_settings)
         except KeyboardInterrupt:
@@ -242,7 +299,7 @@ def _predict_photo(args: argparse.Namespace, pipeline, settings, image: Path, ou
             if len(faces) == 1:
                 raise
             failed += 1
-            _report_failure(image, exc, args.verbose, label)
+            _report_failure(image, exc, args.verbose, lines, label)
     seconds = time.perf_counter() - started
     files = f"{len(written)} file{'s' if len(written) != 1 else ''} in {out_dir} ({seconds:.1f} s)"
     if len(found) == 1:
@@ -250,18 +307,17 @@ def _predict_photo(args: argparse.Namespace, pipeline, settings, image: Path, ou
     else:
         done = "the largest" if args.faces == "largest" else f"{len(faces) - failed} done"
         summary = f"{image}: {len(found)} faces found, {done}: {files}"
-    tqdm.write(summary, file=sys.stdout)
+    lines.append((False, summary))
     for path in written:
         logger.info("  %s", path)
     return failed
 
 
-def _report_failure(image: Path, exc: Exception, verbose: int, label: str = "") -> None:
-    from tqdm import tqdm
-
-    tqdm.write(f"error: {image}: {label}{_reason(exc, verbose)}", file=sys.stderr)
+def _report_failure(image: Path, exc: Exception, verbose: int, lines: list[tuple[bool, str]],
+                    label: str = "") -> None:
+    lines.append((True, f"error: {image}: {label}{_reason(exc, verbose)}"))
     if verbose and not _expected(exc):
-        traceback.print_exc()
+        lines.append((True, traceback.format_exc().rstrip()))
 
 
 def _info(args: argparse.Namespace) -> int:

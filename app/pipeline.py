@@ -69,14 +69,16 @@ def camera_of(prediction: DepthPrediction) -> PinholeCamera:
 class Pipeline:
     """Loads the generator on first use (raises WeightsError) and keeps it, and the face detector, warm."""
 
-    def __init__(self, weights: Path | None = None) -> None:
+    def __init__(self, weights: Path | None = None, num_threads: int | None = None) -> None:
         self.weights = weights
+        self.num_threads = num_threads
+        """LiteRT threads for the generator (default: every CPU)."""
         self._service: DepthService | None = None
 
     @property
     def service(self) -> DepthService:
         if self._service is None:
-            self._service = DepthService(load_app_estimator(self.weights))
+            self._service = DepthService(load_app_estimator(self.weights, self.num_threads))
         return self._service
 
     def find_faces(self, rgb: np.ndarray, settings: PipelineSettings | None = None) -> list[Face | None]:

@@ -450,3 +450,55 @@ def test_dangling_symlink_output_folder(capsys, tmp_path, tiny_weights, face_pho
     assert code == cli.EXIT_OUTPUT
     _assert_one_error(err, f"cannot use output folder {link}: it is a symbolic link to {tmp_path / 'gone'}, "
                            "which does not exist")
+
+
+def test_parallel_batch_reports_and_writes_like_one_at_a_time(capsys, tmp_path, tiny_weights, face_photo):
+    photos = []
+    for name in ("a", "b", "c"):
+        photos.append(tmp_path / f"{name}.jpg")
+        shutil.copy(face_photo, photos[-1])
+    photos.insert(2, corpus.text_as_jpeg(tmp_path))  # a failure between the faces
+    outputs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        code, stdout, err = _run(capsys, "predict", *photos, "-o", out, "--weights", tiny_weights, "--mesh", "grid",
+                                 "--formats", "ply", "--save-depth", "npy", "--jobs", jobs)
+        assert code == 1 and "Traceback" not in err
+        assert [line.split(":")[0] for line in stdout.splitlines()] == [str(p) for p in photos if p.stem != "notes"]
+        errors = [line for line in _error_lines(err) if line.startswith("error:")]
+        assert len(errors) == 1 and errors[0].startswith(f"error: {photos[2]}: ")
+        outputs[jobs] = out
+    expected = {f"{n}{s}" for n in "abc" for s in (".ply", "_depth.npy", "_wireframe.ply")}
+    assert _names(outputs["1"]) == _names(outputs["2"]) == expected
+    for name in _names(outputs["1"]):
+        if name.endswith(".npy"):
+            np.testing.assert_array_equal(np.load(outputs["1"] / name), np.load(outputs["2"] / name))
+
+
+def test_jobs_must_be_positive(capsys):
+    code, _, err = _run(capsys, "predict", "x.jpg", "-o", "out", "--jobs", "0")
+    assert code == cli.EXIT_USAGE and "--jobs" in err
+
+
+def test_interrupted_parallel_batch_leaves_each_photo_whole_or_absent(tmp_path, tiny_weights, face_photo):
+    import signal
+
+    photos = []
+    for i in range(8):
+        photos.append(tmp_path / f"p{i}.jpg")
+        shutil.copy(face_photo, photos[-1])
+    out = tmp_path / "out"
+    script = Path(sys.executable).with_name("facedepth")
+    proc = subprocess.Popen([str(script), "predict", *map(str, photos), "-o", str(out), "--weights", str(tiny_weights),
+                             "--mesh", "grid", "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    first = proc.stdout.readline()  # one photo done: the workers are busy with the next ones
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert first.startswith(str(photos[0])) and proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "error: interrupted"
+    names = _names(out)
+    assert not [name for name in names if name.startswith(".")], names  # no temporary files left
+    for photo in photos:
+        written = {name for name in names if name.startswith(f"{photo.stem}.") or name.startswith(f"{photo.stem}_")}
+        assert written in (set(), {name.format(s=photo.stem) for name in ALL_OUTPUTS}), written
