@@ -80,12 +80,14 @@ _busy = False
 
 
 def _start_worker(task: Task, context: Any, weights: Path | None) -> None:
-    """Pool initializer: a pipeline with one generator thread, loaded once per worker; Ctrl+C is left to
-    the caller, SIGTERM removes a half-written photo."""
+    """Pool initializer: a pipeline with one generator thread, loaded once per worker (the caller has
+    checked the weights); Ctrl+C is left to the caller, SIGTERM removes a half-written photo."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _interrupt)
-    _worker = (task, context, Pipeline(weights, num_threads=1))
+    pipeline = Pipeline(weights, num_threads=1)
+    pipeline.service  # noqa: B018 - load the generator now, not inside the first photo's time
+    _worker = (task, context, pipeline)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

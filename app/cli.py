@@ -18,11 +18,15 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facedepth.app import interrupts
 from facedepth.model.files import probe_writable
 from facedepth.model.reporting import configure_logging, one_line, verbosity_level
 from facedepth.reconstruction import settings
+
+if TYPE_CHECKING:  # the command imports the pipeline only when it runs one
+    from facedepth.app.pipeline import Pipeline, PipelineSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WEIGHTS, EXIT_OUTPUT = 0, 1, 2, 3, 4
 EXIT_BROKEN_PIPE = 128 + 13
@@ -231,7 +235,7 @@ class _Batch:
     """What every photo of one ``predict`` needs; travels to the batch workers (``stage`` stays here)."""
 
     args: argparse.Namespace
-    settings: object
+    settings: PipelineSettings
     out_dir: Path
     inputs: set[Path]
     stage: Callable[[str], object] | None = None
@@ -240,7 +244,8 @@ class _Batch:
         return {**self.__dict__, "stage": None}
 
 
-def _photo_task(pipeline, context: _Batch, item: tuple[Path, str | None]) -> tuple[list[tuple[bool, str]], int]:
+def _photo_task(pipeline: Pipeline, context: _Batch,
+                item: tuple[Path, str | None]) -> tuple[list[tuple[bool, str]], int]:
     """One photo as a batch task: its report lines ((to stderr, text), in order) and how many of its
     faces failed."""
     image, refusal = item

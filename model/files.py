@@ -8,6 +8,7 @@ target with ``os.replace``, so a target is either untouched or complete.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import tempfile
@@ -44,31 +45,58 @@ def atomic_write(path: Path, writer: Callable[[Path], object], overwrite: bool =
     """Calls ``writer(temp)`` with a temporary file beside ``path``, then moves it onto ``path``.
 
     Raises OutputExistsError if ``path`` exists and ``overwrite`` is False, FileNotFoundError if its folder
-    does not exist; on any failure the temporary file is removed and ``path`` is left as it was.
+    does not exist or is removed while writing (:func:`folder_removed`); on any failure the temporary file
+    is removed and ``path`` is left as it was.
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"output folder {path.parent} does not exist")
+    folder = _identity(path.parent)
+    if folder is None:
+        raise FileNotFoundError(errno.ENOENT, f"output folder {path.parent} does not exist", str(path))
     temp: Path | None = temp_path(path)
     try:
         try:
             writer(temp)
         except OSError as exc:
-            raise _about(exc, path) from exc
+            raise _removed(path, folder) or _about(exc, path) from exc
         if not temp.is_file():
-            raise OSError(f"could not write {path}")
+            raise _removed(path, folder) or OSError(f"could not write {path}")
         if getattr(_staging, "sets", None):
             _staging.sets[-1].append((temp, path))  # renamed when the staged() block ends
             temp = None
         else:
-            os.replace(temp, path)
+            try:
+                os.replace(temp, path)
+            except OSError as exc:
+                raise _removed(path, folder) or _about(exc, path) from exc
     finally:
         if temp is not None:
             temp.unlink(missing_ok=True)
     log.info("wrote %s", path)
     return path
+
+
+def folder_removed(target: Path) -> FileNotFoundError:
+    """The error of a write to ``target`` whose folder was removed while it was written (say, by the user
+    mid-run): one message wherever the write was, inside a writer that then failed in its own way or at
+    the final rename, and whether or not the folder has been made again since (the next photo does)."""
+    return FileNotFoundError(errno.ENOENT, f"output folder {Path(target).parent} was removed while writing",
+                             str(target))
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing folder, else None: a folder removed and made again is another."""
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def _removed(target: Path, folder: tuple[int, int]) -> FileNotFoundError | None:
+    """:func:`folder_removed` if ``target``'s folder is no longer the ``folder`` the write began in."""
+    return folder_removed(target) if _identity(Path(target).parent) != folder else None
 
 
 def _about(exc: OSError, target: Path) -> OSError:
@@ -119,13 +147,19 @@ def publish(pairs: list[tuple[Path, Path]]) -> None:
                 aside = temp_path(target)
                 os.replace(target, aside)
                 moved_aside.append((aside, target))
-            os.replace(temp, target)
+            try:
+                os.replace(temp, target)
+            except FileNotFoundError as exc:
+                if temp.exists():
+                    raise
+                raise folder_removed(target) from exc  # the written file went with its folder
             placed.append(target)
     except BaseException:
         for target in placed:
             target.unlink(missing_ok=True)
         for aside, target in moved_aside:
-            os.replace(aside, target)
+            if aside.exists():  # else its folder was removed, the old file with it
+                os.replace(aside, target)
         raise
     for aside, _ in moved_aside:
         aside.unlink(missing_ok=True)

@@ -205,5 +205,6 @@ def test_output_folder_vanishing_mid_run(tmp_path, tiny_weights, batch):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode in (0, 1), stderr
     for line in assert_error_lines(stderr):
-        assert "cannot write" in line and "does not exist" in line, line
+        assert line.startswith("error: ") and f": cannot write {out / 'p'}" in line, line
+        assert line.endswith((f"output folder {out} does not exist", f"output folder {out} was removed while writing"))
     assert_clean(out, [p.stem for p in batch])

@@ -4,11 +4,19 @@ text and the logging set-up."""
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
 
-from facedepth.model.files import OutputExistsError, atomic_write, atomic_write_bytes, probe_writable, temp_path
+from facedepth.model.files import (
+    OutputExistsError,
+    atomic_write,
+    atomic_write_bytes,
+    probe_writable,
+    staged,
+    temp_path,
+)
 from facedepth.model.reporting import configure_logging, one_line, verbosity_level
 
 
@@ -30,6 +38,42 @@ def test_a_writer_that_writes_nothing_is_an_error(tmp_path):
     with pytest.raises(OSError, match="could not write"):
         atomic_write(tmp_path / "out.png", lambda temp: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_folder_is_named_before_writing(tmp_path):
+    with pytest.raises(FileNotFoundError) as caught:
+        atomic_write(tmp_path / "gone" / "a.npy", lambda temp: temp.write_bytes(b"x"))
+    assert (caught.value.filename, caught.value.strerror) == (str(tmp_path / "gone" / "a.npy"),
+                                                              f"output folder {tmp_path / 'gone'} does not exist")
+
+
+def _remove(folder: Path, make_again: bool) -> None:
+    if make_again:  # moved away, so the new folder cannot reuse the old one's inode
+        folder.rename(folder.with_name("old"))
+        folder.mkdir()
+    else:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("make_again", [False, True], ids=["removed", "removed-and-made-again"])
+@pytest.mark.parametrize("when", ["in-writer", "before-rename"])
+def test_a_folder_removed_while_writing_gives_one_message(tmp_path, when, make_again):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "a.ply"
+
+    def writer(temp: Path) -> None:
+        temp.write_bytes(b"ply")
+        if when == "in-writer":
+            _remove(folder, make_again)
+
+    with pytest.raises(FileNotFoundError) as caught, staged():
+        atomic_write(target, writer)
+        if when == "before-rename":
+            _remove(folder, make_again)
+    assert (caught.value.filename, caught.value.strerror) == (str(target),
+                                                              f"output folder {folder} was removed while writing")
+    assert not folder.exists() or list(folder.iterdir()) == []
 
 
 def test_existing_targets_are_kept_unless_overwrite(tmp_path):
