@@ -23,6 +23,7 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 from kivy.uix.boxlayout import BoxLayout
 
 from facedepth.app import gui_settings
+from facedepth.app.backdrop import BackdropLayout
 from facedepth.app.dialogs import Buttons, DialogHost, MessageDialog, OpenDialog, SaveDialog
 from facedepth.app.display import ResultView, write_png
 from facedepth.app.errors import preload_error_text
@@ -45,8 +46,11 @@ SETTINGS = ("mesh_mode", "poisson_depth", "trim_quantile", "detect_face")
 __all__ = ["FaceDepthApp", "MainWindow", "MeshView"]
 
 
-class MainWindow(BoxLayout):
-    """The root widget; layout in facedepth.kv."""
+class MainWindow(BackdropLayout, BoxLayout):
+    """The root widget; layout in facedepth.kv. Its panels are drawn from a cached backdrop, the 3-D view
+    live over it (:mod:`facedepth.app.backdrop`), so turning the view redraws only the view."""
+
+    backdrop_clear = BACKGROUND
 
     photo_name = StringProperty("")
     photo_texture = ObjectProperty(None, allownone=True)
@@ -70,6 +74,11 @@ class MainWindow(BoxLayout):
     """"All faces" was chosen: saving writes every face."""
     settings_changed = BooleanProperty(False)
     """The settings differ from those of the result on screen (offer to rebuild)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        view = self.ids.mesh_view
+        self.keep_live(view, view.layer)
 
 
 class FaceDepthApp(App):

@@ -13,7 +13,7 @@ import contextlib
 import math
 
 import numpy as np
-from kivy.graphics import Callback, ClearBuffers, ClearColor, Color, Fbo, InstructionGroup, Mesh, Rectangle
+from kivy.graphics import Callback, Canvas, ClearBuffers, ClearColor, Color, Fbo, InstructionGroup, Mesh, Rectangle
 from kivy.graphics.opengl import GL_DEPTH_TEST, glDisable, glEnable
 from kivy.graphics.texture import Texture
 from kivy.graphics.transformation import Matrix
@@ -21,6 +21,7 @@ from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, OptionProperty
 from kivy.uix.widget import Widget
 
+from facedepth.app.backdrop import nearest, opaque_blit
 from facedepth.app.meshbuffers import SceneBuffers
 
 RENDER_MODES = ("shaded", "colour", "wireframe", "points")
@@ -146,11 +147,17 @@ class MeshView(Widget):
         self._groups: dict[str, InstructionGroup] = {}
         self._meshes: dict[str, list[Mesh]] = {}
         super().__init__(**kwargs)
-        with self.canvas:
-            self.fbo = Fbo(size=(max(1, self.width), max(1, self.height)), with_depthbuffer=True,
-                           vs=VERTEX_SHADER, fs=FRAGMENT_SHADER)
-            Color(1, 1, 1, 1)
-            self._frame = Rectangle(pos=self.pos, size=self.size, texture=self.fbo.texture)
+        with self.canvas:  # under the layer: what shows while there is no scene
+            self._background_color = Color(*self.background)
+            self._background = Rectangle(pos=self.pos, size=self.size)
+        self.layer = Canvas()
+        """What changes as the camera moves: the Fbo and an opaque copy of it onto the widget, while there is
+        a scene (in this widget's canvas unless a :class:`~facedepth.app.backdrop.BackdropLayout` keeps it
+        live over its backdrop; without a scene the background and any placeholder over it show)."""
+        self.canvas.add(self.layer)
+        self.fbo = Fbo(size=(max(1, self.width), max(1, self.height)), with_depthbuffer=True,
+                       vs=VERTEX_SHADER, fs=FRAGMENT_SHADER)
+        self._blit, self._frame = opaque_blit(self.fbo.texture)
         if not self.fbo.shader.success:
             raise RuntimeError("the 3D view's shader did not compile")
         with self.fbo:
@@ -186,6 +193,10 @@ class MeshView(Widget):
                     group.add(mesh)
                 self._groups[name], self._meshes[name] = group, meshes
         self.has_scene = scene is not None
+        self.layer.clear()
+        if self.has_scene:
+            self.layer.add(self.fbo)
+            self.layer.add(self._blit)
         self.triangle_count = sum(len(m.indices) // 3 for m in self._meshes.get("triangles", []))
         self.reset_view()
         self._show_mode()
@@ -215,6 +226,7 @@ class MeshView(Widget):
         self.fbo.ask_update()
 
     def _set_background(self, *_args) -> None:
+        self._background_color.rgba = self.background
         self._clear_color.rgba = self.background
         self.fbo.ask_update()
 
@@ -247,8 +259,9 @@ class MeshView(Widget):
         size = (max(1, int(self.width)), max(1, int(self.height)))
         if tuple(self.fbo.size) != size:
             self.fbo.size = size
-            self._frame.texture = self.fbo.texture
-        self._frame.pos, self._frame.size = self.pos, self.size
+            self._frame.texture = nearest(self.fbo.texture)
+        self._frame.pos, self._frame.size = (round(self.x), round(self.y)), size  # whole pixels: a plain copy
+        self._background.pos, self._background.size = self.pos, self.size
         self._update_camera()
 
     @staticmethod
