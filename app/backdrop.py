@@ -11,14 +11,16 @@ window opaquely (blending off, nearest, whole pixels), which also makes Kivy's c
 before each frame redundant: while the layout covers the window it is skipped.
 
 A live layer is a canvas of a descendant (the 3-D view's Fbo and the copy of it) that is drawn over the
-backdrop instead of inside it, so its changes never invalidate the backdrop. It is shown while the widget and
-its ancestors up to the layout all have an opacity above 0 (a layer of opaque copies cannot be half
-transparent); the backdrop holds what is under it and anything the tree draws over it, so the widget hides
-its layer when such things should show (the 3-D view does while it has no scene, for its placeholder). It is
-in window coordinates: no relative layout may sit between the layout and the live widget.
+backdrop instead of inside it, so its changes never invalidate the backdrop. The backdrop holds what is
+under the layer and anything the tree draws over it, and the widget shows or hides its layer's content
+itself: the 3-D view hides it while it has no scene (so its placeholder label shows) and while it is drawn
+with opacity 0 (:func:`watch_opacity`; its opaque copy cannot be half transparent). The layer is in window
+coordinates: no relative layout may sit between the layout and the live widget.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from kivy.core.window import Window
 from kivy.graphics import (
@@ -49,7 +51,6 @@ class BackdropLayout:
 
     def __init__(self, **kwargs) -> None:
         self.backdrop_renders = 0
-        self._live: dict[int, tuple[Widget, Canvas, list]] = {}
         self.canvas = Canvas()
         with self.canvas:
             self.backdrop = Fbo(size=(1, 1), with_stencilbuffer=True)
@@ -114,37 +115,31 @@ class BackdropLayout:
 
     # ------------------------------------------------------------------ live layers
     def keep_live(self, widget: Widget, layer: Canvas) -> None:
-        """Draws ``layer`` (a canvas of ``widget``, a descendant) over the backdrop from now on, with the
-        opacity ``widget`` has on screen (``layer`` leaves ``widget.canvas`` if it was there)."""
+        """Draws ``layer`` (a canvas of ``widget``, a descendant) over the backdrop from now on (``layer``
+        leaves ``widget.canvas`` if it was there; showing or hiding its content stays the widget's job)."""
         if layer in widget.canvas.children:
             widget.canvas.remove(layer)
-        holder = Canvas()
-        self.live_layers.add(holder)
-        self._live[id(widget)] = (layer, holder, [])
-        self._follow_opacity(widget)
+        self.live_layers.add(layer)
 
-    def _follow_opacity(self, widget: Widget, *_args) -> None:
-        """Shows the live layer while the opacities from ``widget`` up to this layout are all above 0 (its
-        canvas opacity is theirs: a layer drawn by opaque copies shows or hides), re-bound when an ancestor
-        changes."""
-        layer, holder, bound = self._live[id(widget)]
+
+def watch_opacity(widget: Widget, changed: Callable[[float], None]) -> None:
+    """Calls ``changed(opacity)`` now and whenever the opacity ``widget`` is drawn with changes: the product
+    of its own and its ancestors' (re-bound when an ancestor is added, removed or replaced)."""
+    bound: list = []
+
+    def follow(*_args) -> None:
         for node, uid_opacity, uid_parent in bound:
             node.unbind_uid("opacity", uid_opacity)
             node.unbind_uid("parent", uid_parent)
         bound.clear()
         node, opacity = widget, 1.0
-        while node is not None and node is not self and node is not Window:
+        while isinstance(node, Widget):
             opacity *= node.opacity
-            bound.append((node, node.fbind("opacity", self._follow_opacity, widget),
-                          node.fbind("parent", self._follow_opacity, widget)))
+            bound.append((node, node.fbind("opacity", follow), node.fbind("parent", follow)))
             node = node.parent
-        opacity = opacity if node is self else 0.0  # not (or no longer) under this layout: hidden
-        holder.opacity = opacity
-        shown = layer in holder.children
-        if shown and opacity <= 0:
-            holder.remove(layer)
-        elif not shown and opacity > 0:
-            holder.add(layer)
+        changed(opacity)
+
+    follow()
 
 
 BLIT_FRAGMENT_SHADER = """$HEADER$
@@ -152,8 +147,7 @@ void main(void) {
     gl_FragColor = texture2D(texture0, tex_coord0);
 }
 """
-"""A plain texture fetch: with blending off, nearest filtering and whole pixels, llvmpipe copies such a
-rectangle tile by tile instead of shading it (its "blit" fast path)."""
+"""A plain copy of the texture's pixels, alpha and all (the pixels are final: blending is off)."""
 
 
 def nearest(texture):
@@ -162,9 +156,9 @@ def nearest(texture):
 
 
 def opaque_blit(texture) -> tuple[RenderContext, Rectangle]:
-    """A canvas that copies ``texture`` onto its rectangle as is (no blending, no colour, no opacity: the
-    texture's pixels are final, whatever their alpha), and that rectangle (keep its position and size in
-    whole pixels, the size the texture's, for the fast path)."""
+    """A canvas that copies ``texture`` onto its rectangle as is (no blending, no colour, no opacity: hide
+    it by taking it out of the canvas), and that rectangle (keep its position and size in whole pixels, its
+    size the texture's, for an exact copy)."""
     blit = RenderContext(use_parent_projection=True, use_parent_modelview=True, use_parent_frag_modelview=True,
                          fs=BLIT_FRAGMENT_SHADER)
     if not blit.shader.success:

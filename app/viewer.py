@@ -21,7 +21,7 @@ from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, OptionProperty
 from kivy.uix.widget import Widget
 
-from facedepth.app.backdrop import nearest, opaque_blit
+from facedepth.app.backdrop import nearest, opaque_blit, watch_opacity
 from facedepth.app.meshbuffers import SceneBuffers
 
 RENDER_MODES = ("shaded", "colour", "wireframe", "points")
@@ -171,6 +171,22 @@ class MeshView(Widget):
                   background=self._set_background, base_color=self._set_uniforms)
         self._set_uniforms()
         self._update_camera()
+        self._opacity = 1.0
+        self.bind(has_scene=self._show_layer)
+        watch_opacity(self, self._set_opacity)
+
+    def _set_opacity(self, opacity: float) -> None:
+        self._opacity = opacity
+        self._show_layer()
+
+    def _show_layer(self, *_args) -> None:
+        """The layer draws the view while there is a scene and the view is not drawn with opacity 0."""
+        shown = self.has_scene and self._opacity > 0
+        if shown != bool(self.layer.children):
+            self.layer.clear()
+            if shown:
+                self.layer.add(self.fbo)
+                self.layer.add(self._blit)
 
     # ----------------------------------------------------------------- scene
     def set_scene(self, scene: SceneBuffers | None) -> None:
@@ -193,10 +209,6 @@ class MeshView(Widget):
                     group.add(mesh)
                 self._groups[name], self._meshes[name] = group, meshes
         self.has_scene = scene is not None
-        self.layer.clear()
-        if self.has_scene:
-            self.layer.add(self.fbo)
-            self.layer.add(self._blit)
         self.triangle_count = sum(len(m.indices) // 3 for m in self._meshes.get("triangles", []))
         self.reset_view()
         self._show_mode()

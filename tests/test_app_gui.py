@@ -160,6 +160,77 @@ def test_colour_mode_shows_the_photo_texture(processed: Harness):
         view.set_scene(result.scene)
 
 
+def window_shot(tmp_path) -> np.ndarray:
+    """What the window shows now, (H, W, 3) top row first, as the screenshot option saves it."""
+    from facedepth.app.gui import save_window_png
+
+    return np.asarray(Image.open(save_window_png(tmp_path / "window.png"))).astype(int)
+
+
+def view_region(view, shot: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns of ``shot`` that the 3D view's live copy covers (whole pixels, as drawn)."""
+    x, y = (round(v) for v in view.to_window(view.x, view.y))
+    width, height = (int(v) for v in view.fbo.size)
+    return slice(shot.shape[0] - y - height, shot.shape[0] - y), slice(x, x + width)
+
+
+def test_turning_the_view_redraws_only_the_view(processed: Harness, tmp_path):
+    """Issue 16.6: while the view turns, the panels come from the cached backdrop (not redrawn); the window
+    shows exactly the view's own rendering in its place and the unchanged panels around it; a change to a
+    panel (the status line) redraws the backdrop."""
+    view, root = processed.view, processed.root
+    processed.frames(3)
+    before = window_shot(tmp_path)
+    renders = root.backdrop_renders
+    for _ in range(3):
+        view.yaw += 25
+        processed.frames(2)
+    assert root.backdrop_renders == renders
+    after = window_shot(tmp_path)
+    rows, cols = view_region(view, after)
+    outside = np.ones(after.shape[:2], bool)
+    outside[rows, cols] = False
+    assert np.array_equal(after[outside], before[outside])
+    assert not np.array_equal(after[rows, cols], before[rows, cols])
+    np.testing.assert_array_equal(after[rows, cols], view.render_pixels())
+
+    status = root.ids.status_label
+    root.status_text = "a changed status line"
+    processed.frames(2)
+    assert root.backdrop_renders > renders
+    changed = window_shot(tmp_path)
+    sx, sy = (round(v) for v in status.to_window(status.x, status.y))
+    line = slice(changed.shape[0] - sy - round(status.height), changed.shape[0] - sy)
+    assert not np.array_equal(changed[line], after[line])
+    view.reset_view()
+
+
+def test_the_live_view_hides_without_a_scene_or_when_its_panel_is_hidden(processed: Harness, tmp_path):
+    view = processed.view
+    scene = view.scene
+    background = np.round(np.array(view.background[:3]) * 255)
+    shown = window_shot(tmp_path)
+    rows, cols = view_region(view, shown)
+    assert (np.abs(shown[rows, cols] - background).sum(axis=2) > 30).mean() > 0.05  # the mesh
+    try:
+        view.set_scene(None)
+        processed.frames(2)
+        empty = window_shot(tmp_path)[rows, cols]
+        assert (np.abs(empty - background).sum(axis=2) > 30).mean() < 0.001  # the backdrop's background
+        view.set_scene(scene)
+        processed.frames(2)
+        np.testing.assert_array_equal(window_shot(tmp_path)[rows, cols], shown[rows, cols])
+        view.parent.opacity = 0  # the view and its background in the backdrop both hidden: the panel shows
+        processed.frames(2)
+        hidden = window_shot(tmp_path)[rows, cols]
+        assert len(np.unique(hidden.reshape(-1, 3), axis=0)) == 1 and not np.array_equal(hidden[0, 0], background)
+    finally:
+        view.parent.opacity = 1
+        view.set_scene(scene)
+        processed.frames(2)
+    np.testing.assert_array_equal(window_shot(tmp_path)[rows, cols], shown[rows, cols])
+
+
 def test_every_face_is_boxed_and_a_click_chooses_which_one_is_shown_and_saved(ui: Harness, tmp_path, face_photo):
     import photo_corpus as corpus
 
