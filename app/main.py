@@ -30,6 +30,10 @@ def configure_kivy() -> None:
 
     Config.set("kivy", "exit_on_escape", "0")  # Esc cancels or closes a dialog; it never quits
     Config.set("input", "mouse", "mouse,disable_multitouch")  # right-drag pans instead of adding touch dots
+    # Single-sampled window: Kivy's default (2) gets a 4x multisampled window from llvmpipe, so every frame
+    # wrote and resolved 4 samples per pixel (half of a frame's CPU time with the cached backdrop); only the
+    # panels' rounded corners were smoothed by it (the 3-D view draws into its own, single-sampled Fbo).
+    Config.set("graphics", "multisamples", "0")
     Config.set("graphics", "width", str(WINDOW_SIZE[0]))
     Config.set("graphics", "height", str(WINDOW_SIZE[1]))
     icon = resources.icon_path()
