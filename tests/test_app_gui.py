@@ -67,6 +67,9 @@ def test_window_basics(ui: Harness):
     assert ui.app.icon.endswith("facedepth.png") and Path(ui.app.icon).is_file()
     assert Window.minimum_width > 0 and Window.minimum_height > 0
     assert Config.get("kivy", "exit_on_escape") == "0"
+    from kivy.graphics.opengl import GL_SAMPLE_BUFFERS, glGetIntegerv
+
+    assert glGetIntegerv(GL_SAMPLE_BUFFERS)[0] == 0  # single-sampled: nothing drawn in the window needs more
 
 
 def test_sample_is_processed_into_photo_depth_and_mesh(processed: Harness):
