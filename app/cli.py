@@ -16,7 +16,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,12 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--save-depth", type=_format_list(DEPTH_FORMATS), default=list(DEPTH_FORMATS),
                          metavar="LIST",
                          help=f"depth files to write (default {','.join(DEPTH_FORMATS)}; 'none' for none)")
-    predict.add_argument("--mesh", choices=MESH_MODES, default="poisson",
-                         help="poisson: smooth closed-up surface (default); grid: fast heightfield; "
-                              "none: depth files only")
-    predict.add_argument("--poisson-depth", type=_poisson_depth, default=MeshSettings.poisson_depth, metavar="N",
-                         help="octree depth of the Poisson solver, {}-{} (default %(default)s; higher = finer, "
-                              "slower)".format(*settings.POISSON_DEPTH_RANGE))
+    predict.add_argument("--mesh", choices=MESH_MODES,
+                         help=f"grid: smoothed heightfield on the depth samples; poisson: Poisson surface, closes "
+                              f"holes, about 10x slower; none: depth files only (default {MeshSettings.mode}, "
+                              "poisson with --poisson-depth)")
+    predict.add_argument("--poisson-depth", type=_poisson_depth, metavar="N",
+                         help="octree depth of the Poisson solver, {}-{} (default {}; higher = finer, slower); "
+                              "implies --mesh poisson unless --mesh is given".format(*settings.POISSON_DEPTH_RANGE,
+                                                                                     MeshSettings.poisson_depth))
     predict.add_argument("--faces", choices=FACE_CHOICES, default="all",
                          help="all: every face found, as <stem>_face1.*, <stem>_face2.*, ... numbered left to right "
                               "when there are several (default); largest: only the largest, as <stem>.*")
@@ -183,13 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from tqdm import tqdm
 
     from facedepth.app import batch
     from facedepth.app.pipeline import PipelineSettings
-    from facedepth.reconstruction.settings import SOLID_FORMAT, MeshSettings, SolidSettings
+    from facedepth.reconstruction.settings import SOLID_FORMAT, SolidSettings
 
     if args.solid and SOLID_FORMAT not in args.formats:
         args.formats.append(SOLID_FORMAT)
@@ -199,7 +199,7 @@ def _predict(args: argparse.Namespace) -> int:
         raise UsageError(str(exc), EXIT_USAGE) from exc
     pipeline = _load_pipeline(args.weights)
     out_dir = _prepare_output_dir(args.output)
-    mesh = None if args.mesh == "none" else MeshSettings(mode=args.mesh, poisson_depth=args.poisson_depth)
+    mesh = _mesh_settings(args.mesh, args.poisson_depth)
     settings = PipelineSettings(detect=not args.no_detect, mesh=mesh)
     inputs = {_resolved(image) for image in args.images}
     stems: dict[str, Path] = {}
@@ -228,6 +228,16 @@ def _predict(args: argparse.Namespace) -> int:
             for to_stderr, text in lines:
                 tqdm.write(text, file=sys.stderr if to_stderr else sys.stdout)
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _mesh_settings(mode: str | None, poisson_depth: int | None) -> settings.MeshSettings | None:
+    """--mesh and --poisson-depth as settings (None: no mesh); a depth without a mode asks for Poisson."""
+    defaults = settings.MeshSettings()
+    if mode is None:
+        mode = "poisson" if poisson_depth is not None else defaults.mode
+    if mode == "none":
+        return None
+    return replace(defaults, mode=mode, poisson_depth=poisson_depth or defaults.poisson_depth)
 
 
 @dataclass

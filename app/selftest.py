@@ -1,6 +1,6 @@
 """``FaceDepth --self-test``: the whole pipeline on the bundled sample photo, without a window.
 
-Runs photo -> face -> depth -> Poisson mesh with the bundled (or given) weights, writes every mesh and
+Runs photo -> face -> depth -> mesh (the default settings) with the bundled (or given) weights, writes every mesh and
 depth format plus the wire frame into a temporary folder, reloads each file and checks it, and prints one
 line per check (``ok`` or ``FAIL``) and a summary. Exit status 0 when every check passed, else 1.
 

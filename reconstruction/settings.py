@@ -27,11 +27,19 @@ class MeshSettings:
     """Every tunable of the reconstruction, with the defaults used by the CLI, the GUI and the functions
     of :mod:`facedepth.reconstruction.pointcloud` and :mod:`facedepth.reconstruction.surface`."""
 
-    mode: str = "poisson"
-    """"poisson": smooth screened Poisson surface trimmed to the face; "grid": fast heightfield."""
+    mode: str = "grid"
+    """"grid": a heightfield on the depth samples, smoothed (:attr:`grid_smoothing`); "poisson": screened
+    Poisson surface trimmed to the face. On the sample photo (``bench/mesh.py``) the smoothed grid bends as
+    little between neighbouring triangles as Poisson at depth 7 (3.6 vs 3.7 degrees) and lies closer to
+    the face's depth points (97.8 vs 95.4 % of them within 1 mm, 95th percentile 0.63 vs 0.89 mm) for a
+    thirtieth of the CPU time (25 vs 750 ms), so it is the default; Poisson closes holes in the depth."""
     poisson_depth: int = 7
     """Octree depth; the Poisson solve costs roughly 2x per level. Past the depth whose cell matches the
     sample spacing (7 at stride 2, 8 at stride 1 for a face 500 mm away) it adds time, not detail."""
+    grid_smoothing: int = 5
+    """Grid mode: Taubin smoothing passes (0 = none), which take out the generator's pixel-level noise
+    without shrinking the face: 2 leave it crumpled (5.1 degrees between neighbouring triangles), 10 move
+    the surface farther from the depth (97.4 % within 1 mm) for little more smoothness (3.0 degrees)."""
     trim_quantile: float = 0.05
     """Poisson: drop this fraction of vertices with the lowest sample density (surface invented far
     from the data) before the geometric trimming."""
@@ -62,6 +70,8 @@ class MeshSettings:
             raise ValueError(f"Poisson depth must be between {low} and {high}, got {self.poisson_depth}")
         if not 0.0 <= self.trim_quantile < 1.0:
             raise ValueError(f"trim quantile must be in [0, 1), got {self.trim_quantile}")
+        if self.grid_smoothing < 0:
+            raise ValueError(f"grid smoothing must be >= 0 passes, got {self.grid_smoothing}")
         if self.stride < 1:
             raise ValueError(f"stride must be >= 1, got {self.stride}")
         if self.outlier_std <= 0 or self.outlier_neighbors < 1:

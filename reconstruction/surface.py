@@ -148,8 +148,10 @@ def grid_mesh(
     camera: PinholeCamera,
     stride: int = 1,
     max_slope: float = MeshSettings.grid_max_slope,
+    smoothing: int = MeshSettings.grid_smoothing,
 ) -> o3d.geometry.TriangleMesh:
-    """Heightfield mesh: a vertex per valid pixel (every ``stride``-th), two triangles per valid quad.
+    """Heightfield mesh: a vertex per valid pixel (every ``stride``-th), two triangles per valid quad, then
+    ``smoothing`` passes of Taubin smoothing (:attr:`MeshSettings.grid_smoothing`).
 
     A quad is used when its four corners have depth and its depth range stays below ``max_slope`` times
     its pixel footprint at that depth. Triangles are wound so that normals face the camera.
@@ -179,6 +181,8 @@ def grid_mesh(
     mesh.triangles = o3d.utility.Vector3iVector(triangles.astype(np.int32))
     mesh.vertex_colors = o3d.utility.Vector3dVector(rgb[v * stride, u * stride].astype(np.float64) / 255.0)
     mesh.remove_unreferenced_vertices()
+    if smoothing:
+        mesh = mesh.filter_smooth_taubin(number_of_iterations=smoothing, filter_scope=o3d.geometry.FilterScope.Vertex)
     mesh.compute_vertex_normals()
     return mesh
 
@@ -237,7 +241,7 @@ def reconstruct(
             mesh, densities = poisson_surface(pcd, settings.poisson_depth, settings.n_threads)
     else:
         with stage.timed(Stage.GRID_MESH, timings):
-            mesh = grid_mesh(depth_mm, rgb, camera, settings.stride, settings.grid_max_slope)
+            mesh = grid_mesh(depth_mm, rgb, camera, settings.stride, settings.grid_max_slope, settings.grid_smoothing)
     with stage.timed(Stage.TRIMMING, timings):
         if settings.mode == "poisson":
             mesh = trim_poisson(mesh, densities, settings.trim_quantile, pcd, settings.poisson_depth)

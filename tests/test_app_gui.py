@@ -490,19 +490,20 @@ def test_settings_are_remembered_applied_and_reset(processed: Harness):
     from facedepth.app.gui_settings import GuiSettings
 
     app, root = processed.app, processed.root
-    root.ids.mode_grid.dispatch("on_release")
+    assert GuiSettings().mesh_mode == "grid"
+    root.ids.mode_poisson.dispatch("on_release")
     root.detect_face = False
     processed.frames(2)
     assert root.settings_changed and not root.ids.rebuild_button.disabled
     ini = Path(app.get_application_config())
     stored = configparser.ConfigParser()
     stored.read(ini)
-    assert stored.get(gui_settings.SECTION, "mesh_mode") == "grid"
+    assert stored.get(gui_settings.SECTION, "mesh_mode") == "poisson"
     assert stored.get(gui_settings.SECTION, "detect_face") == "0"
 
     root.ids.rebuild_button.dispatch("on_release")
     processed.wait_idle()
-    assert "grid mesh" in app.result.timings
+    assert "poisson surface" in app.result.timings
     assert not app.result.face_found and not root.settings_changed
 
     root.ids.reset_button.dispatch("on_release")

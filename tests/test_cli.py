@@ -502,3 +502,20 @@ def test_interrupted_parallel_batch_leaves_each_photo_whole_or_absent(tmp_path, 
     for photo in photos:
         written = {name for name in names if name.startswith(f"{photo.stem}.") or name.startswith(f"{photo.stem}_")}
         assert written in (set(), {name.format(s=photo.stem) for name in ALL_OUTPUTS}), written
+
+
+@pytest.mark.parametrize(
+    ("options", "mode", "depth"),
+    [([], "grid", None), (["--poisson-depth", "9"], "poisson", 9), (["--mesh", "poisson"], "poisson", None),
+     (["--mesh", "grid", "--poisson-depth", "9"], "grid", 9), (["--mesh", "none", "--poisson-depth", "9"], None, 9)],
+    ids=["default", "depth-implies-poisson", "poisson", "grid-wins", "none"],
+)
+def test_mesh_mode_and_poisson_depth(options, mode, depth):
+    from facedepth.reconstruction.settings import MeshSettings
+
+    args = cli.build_parser().parse_args(["predict", "x.jpg", "-o", "out", *options])
+    mesh = cli._mesh_settings(args.mesh, args.poisson_depth)
+    if mode is None:
+        assert mesh is None
+    else:
+        assert mesh == MeshSettings(mode=mode, poisson_depth=depth or MeshSettings.poisson_depth)

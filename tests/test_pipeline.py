@@ -24,7 +24,7 @@ def grid_result(pipeline, face_photo):
 
 def test_progress_stages_in_order(pipeline, face_photo):
     seen = []
-    result = pipeline.run(load_photo(face_photo), PipelineSettings(mesh=MeshSettings(poisson_depth=5)),
+    result = pipeline.run(load_photo(face_photo), PipelineSettings(mesh=MeshSettings(mode="poisson", poisson_depth=5)),
                           progress=lambda stage, fraction: seen.append((stage, fraction)))
     stages = [s for s, _ in seen]
     assert stages == ["loading", "detecting face", "estimating depth", "point cloud", "normals", "poisson surface",
@@ -170,11 +170,11 @@ def test_large_faces_stay_on_the_photo_grid(pipeline, face_photo):
 def test_fine_poisson_depths_sample_every_pixel():
     from facedepth.app.pipeline import scaled_to_face
 
-    assert MeshSettings(poisson_depth=7).grid_stride == 2
-    assert MeshSettings(poisson_depth=8).grid_stride == 1
+    assert MeshSettings(mode="poisson", poisson_depth=7).grid_stride == 2
+    assert MeshSettings(mode="poisson", poisson_depth=8).grid_stride == 1
     assert MeshSettings(mode="grid", poisson_depth=9).grid_stride == 2
-    assert scaled_to_face(MeshSettings(poisson_depth=9), 256.0).stride == 1
-    assert scaled_to_face(MeshSettings(poisson_depth=9), 1024.0).stride == 4
+    assert scaled_to_face(MeshSettings(mode="poisson", poisson_depth=9), 256.0).stride == 1
+    assert scaled_to_face(MeshSettings(mode="poisson", poisson_depth=9), 1024.0).stride == 4
 
 
 def test_texture_is_cut_from_the_upright_full_resolution_photo(pipeline, face_photo, tmp_path):

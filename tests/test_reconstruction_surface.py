@@ -139,9 +139,23 @@ def test_grid_mesh_does_not_bridge_depth_discontinuities():
 def test_grid_mesh_of_the_hemisphere_lies_on_it():
     cam = camera()
     depth, rgb = hemisphere(cam)
-    mesh = grid_mesh(depth, rgb, cam)
+    mesh = grid_mesh(depth, rgb, cam, smoothing=0)
     assert sphere_error(mesh).max() < 0.01
     assert mesh.is_edge_manifold()
+
+
+def test_grid_smoothing_takes_out_noise_without_shrinking_the_surface():
+    cam = camera(width=60, height=50)
+    depth, rgb = plane(cam)
+    depth += np.random.default_rng(0).normal(0.0, 0.3, depth.shape).astype(depth.dtype)  # pixel-level noise
+    raw, smooth = grid_mesh(depth, rgb, cam, smoothing=0), grid_mesh(depth, rgb, cam, smoothing=5)
+    assert len(smooth.vertices) == len(raw.vertices) and len(smooth.triangles) == len(raw.triangles)
+    assert smooth.is_edge_manifold() and smooth.is_vertex_manifold()
+    z_raw, z_smooth = np.asarray(raw.vertices)[:, 2], np.asarray(smooth.vertices)[:, 2]
+    assert np.std(z_smooth - 500.0) < 0.6 * np.std(z_raw - 500.0)
+    assert abs(np.mean(z_smooth) - 500.0) < 0.05  # the plane stays where it was
+    extent = np.ptp(np.asarray(smooth.vertices)[:, :2], axis=0) / np.ptp(np.asarray(raw.vertices)[:, :2], axis=0)
+    assert np.all(extent > 0.98)  # Taubin's inflating pass keeps the outline from shrinking
 
 
 def test_clean_up_keeps_only_the_largest_piece():
@@ -149,7 +163,7 @@ def test_clean_up_keeps_only_the_largest_piece():
     depth, rgb = plane(cam)
     depth[:, 25] = np.nan  # columns 0-24 and 26-39: two separate pieces
     depth[5, 30] = np.nan
-    mesh = grid_mesh(depth, rgb, cam)
+    mesh = grid_mesh(depth, rgb, cam, smoothing=0)
     labels = vertex_components(np.asarray(mesh.triangles), len(mesh.vertices))
     assert len(np.unique(labels)) == 2
     cleaned = clean_mesh(mesh)
@@ -215,7 +229,7 @@ def test_reconstruct_reports_every_stage_and_times_it(cap, mode, stages):
 
 def test_strided_poisson_takes_colours_from_the_full_resolution_photo(cap):
     depth, rgb, cam = cap
-    mesh = reconstruct(depth, rgb, cam, MeshSettings(stride=3, poisson_depth=6, n_threads=1)).mesh
+    mesh = reconstruct(depth, rgb, cam, MeshSettings(mode="poisson", stride=3, poisson_depth=6, n_threads=1)).mesh
     u, v = cam.project(np.asarray(mesh.vertices))
     expected = rgb[np.round(v).astype(int), np.round(u).astype(int)]
     np.testing.assert_array_equal(np.round(np.asarray(mesh.vertex_colors) * 255), expected)
@@ -229,7 +243,7 @@ def test_reconstruct_stops_when_cancelled(cap):
             depth,
             rgb,
             cam,
-            MeshSettings(poisson_depth=6, n_threads=1),
+            MeshSettings(mode="poisson", poisson_depth=6, n_threads=1),
             Progress(lambda stage, _fraction: seen.append(stage), cancelled=lambda: "normals" in seen),
         )
     assert seen == ["point cloud", "normals"]
@@ -246,7 +260,8 @@ def test_reconstruct_rejects_depth_without_a_face(cap):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"mode": "marching"}, {"poisson_depth": 3}, {"trim_quantile": 1.0}, {"stride": 0}, {"outlier_std": 0.0}]
+    "kwargs", [{"mode": "marching"}, {"poisson_depth": 3}, {"trim_quantile": 1.0}, {"stride": 0}, {"outlier_std": 0.0},
+               {"grid_smoothing": -1}]
 )
 def test_mesh_settings_are_validated(kwargs):
     with pytest.raises(ValueError):

@@ -26,7 +26,8 @@ def scene():
 
 @pytest.fixture(scope="module")
 def mesh(scene):
-    return grid_mesh(*scene)
+    """The unsmoothed heightfield, whose every vertex projects onto the centre of the pixel it came from."""
+    return grid_mesh(*scene, smoothing=0)
 
 
 def source_pixels(mesh, cam) -> tuple[np.ndarray, np.ndarray]:
