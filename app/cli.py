@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"depth files to write (default {','.join(DEPTH_FORMATS)}; 'none' for none)")
     predict.add_argument("--mesh", choices=MESH_MODES,
                          help=f"grid: smoothed heightfield on the depth samples; poisson: Poisson surface, closes "
-                              f"holes, about 10x slower; none: depth files only (default {MeshSettings.mode}, "
+                              f"holes, several times slower; none: depth files only (default {MeshSettings.mode}, "
                               "poisson with --poisson-depth)")
     predict.add_argument("--poisson-depth", type=_poisson_depth, metavar="N",
                          help="octree depth of the Poisson solver, {}-{} (default {}; higher = finer, slower); "

@@ -1,6 +1,6 @@
 """Photos per second of ``facedepth predict`` over a folder of photos, one at a time against parallel jobs.
 
-Each configuration runs the real command in a subprocess (Poisson meshes and every output format by
+Each configuration runs the real command in a subprocess (the default mesh and every output format by
 default) on ``--count`` photos: copies of the sample photo, or the first photos of ``--photos DIR``. The
 configurations take turns within every round, so load from other processes hits them alike. Printed per
 configuration: the median wall time of the whole command (start-up and model loading included), photos
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="facedepth-batch-") as tmp:
         photos = gather_photos(args.photos, args.count, Path(tmp))
         print(f"{len(photos)} photos ({args.photos or 'copies of the sample'}); {args.rounds} rounds; "
-              f"{os.cpu_count()} logical CPUs; predict {' '.join(extra) or '(defaults: Poisson, all formats)'}",
+              f"{os.cpu_count()} logical CPUs; predict {' '.join(extra) or '(defaults: default mesh, all formats)'}",
               flush=True)
         walls: dict[int, list[float]] = {jobs: [] for jobs in configs}
         steady: dict[int, list[float]] = {jobs: [] for jobs in configs}

@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     recon = bench_mesh(prediction, MeshSettings(), args.runs, None)
     mesh_total = [depth_total[i] + sum(recon[stage][i] for stage in recon) for i in range(args.runs)]
     print(f"\nphoto -> depth: median {statistics.median(depth_total) * 1000:.1f} ms; photo -> trimmed mesh "
-          f"(Poisson depth {MeshSettings.poisson_depth}): median {statistics.median(mesh_total) * 1000:.1f} ms")
+          f"({MeshSettings().mode} mesh): median {statistics.median(mesh_total) * 1000:.1f} ms")
 
     if args.json:
         record = {

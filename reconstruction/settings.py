@@ -32,7 +32,7 @@ class MeshSettings:
     Poisson surface trimmed to the face. On the sample photo (``bench/mesh.py``) the smoothed grid bends as
     little between neighbouring triangles as Poisson at depth 7 (3.6 vs 3.7 degrees) and lies closer to
     the face's depth points (97.8 vs 95.4 % of them within 1 mm, 95th percentile 0.63 vs 0.89 mm) for a
-    thirtieth of the CPU time (25 vs 750 ms), so it is the default; Poisson closes holes in the depth."""
+    thirtieth of the CPU time (about 25 vs 700-750 ms), so it is the default; Poisson closes holes in the depth."""
     poisson_depth: int = 7
     """Octree depth; the Poisson solve costs roughly 2x per level. Past the depth whose cell matches the
     sample spacing (7 at stride 2, 8 at stride 1 for a face 500 mm away) it adds time, not detail."""
