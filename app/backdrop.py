@@ -4,7 +4,7 @@ view turning) costs a copy of that texture, not a redraw of every panel, label a
 
 Kivy redraws the whole window canvas whenever any instruction in it changes. With software OpenGL (llvmpipe)
 that redraw, not the 3-D view, took most of a frame of the FaceDepth window while the view turned (measured
-with glFinish around each part, see bench/gui.py's docstring). The backdrop is an
+with glFinish around each part; the figures are in the README's benchmark section). The backdrop is an
 :class:`~kivy.graphics.Fbo`, and Kivy re-renders an Fbo's children only when one of them was flagged, so the
 panels are drawn again only after a label, image, button or layout change. The backdrop is copied onto the
 window opaquely (blending off, nearest, whole pixels), which also makes Kivy's clearing of the whole window

@@ -59,11 +59,15 @@ def _format_list(allowed: Sequence[str]) -> Callable[[str], list[str]]:
     return parse
 
 
-def _poisson_depth(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _poisson_depth(text: str) -> int:
+    value = _whole_number(text)
     low, high = settings.POISSON_DEPTH_RANGE
     if not low <= value <= high:
         raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
@@ -87,10 +91,7 @@ def _output_folder(text: str) -> Path:
 
 
 def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value

@@ -13,13 +13,6 @@ Figures printed:
   and this process's CPU time per frame (all threads, llvmpipe's included), which other load on the machine
   disturbs less than the rate.
 
-Where a frame's time went (issue 16.6, measured with glFinish around each part under Xvfb/llvmpipe, 100k
-triangles, on the 2-core machine while a training run used both cores): before, the panels, labels and
-images redrawn every frame ~120 ms, the 3-D view's own Fbo ~53 ms, the window clear ~12 ms and the flip
-~28 ms of a ~245 ms frame; Kivy redraws the whole window canvas when any instruction changes. Now the panels
-come from a cached backdrop (facedepth.app.backdrop) and the window is single-sampled (it was 4x
-multisampled), so the mesh itself is most of a frame's CPU time (~30 of ~42 ms, ~12 ms with no mesh).
-
 Run under a display or Xvfb, with weights from ``--weights`` or $FACEDEPTH_WEIGHTS:
 
     xvfb-run -a -s "-screen 0 1400x900x24" python bench/gui.py [--weights PATH] [--runs 3]

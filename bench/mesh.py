@@ -73,6 +73,11 @@ def fidelity(mesh: o3d.geometry.TriangleMesh, points: np.ndarray) -> tuple[float
             float(np.percentile(np.sqrt(d2.numpy()[:, 0]), 95)))
 
 
+def _edges(triangles: np.ndarray) -> np.ndarray:
+    """Every triangle's three edges as (smaller, larger) vertex pairs, three rows per triangle in order."""
+    return np.sort(np.stack([triangles, np.roll(triangles, -1, axis=1)], axis=2).reshape(-1, 2), axis=1)
+
+
 def roughness(mesh: o3d.geometry.TriangleMesh) -> float:
     """Median angle in degrees between the normals of triangles that share an edge: a smooth surface at this
     resolution bends little from one triangle to the next, noise in the depth shows as crumpled triangles."""
@@ -81,7 +86,7 @@ def roughness(mesh: o3d.geometry.TriangleMesh) -> float:
     normals = np.cross(vertices[triangles[:, 1]] - vertices[triangles[:, 0]],
                        vertices[triangles[:, 2]] - vertices[triangles[:, 0]])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    edges = np.sort(np.stack([triangles, np.roll(triangles, -1, axis=1)], axis=2).reshape(-1, 2), axis=1)
+    edges = _edges(triangles)
     owner = np.repeat(np.arange(len(triangles)), 3)
     order = np.lexsort((edges[:, 1], edges[:, 0]))
     edges, owner = edges[order], owner[order]
@@ -94,7 +99,7 @@ def roughness(mesh: o3d.geometry.TriangleMesh) -> float:
 def holes(mesh: o3d.geometry.TriangleMesh) -> int:
     """Boundary loops besides the longest (the outline): edges used by one triangle, grouped by vertices."""
     triangles = np.asarray(mesh.triangles)
-    edges = np.sort(np.stack([triangles, np.roll(triangles, -1, axis=1)], axis=2).reshape(-1, 2), axis=1)
+    edges = _edges(triangles)
     unique, counts = np.unique(edges, axis=0, return_counts=True)
     boundary = unique[counts == 1]
     if len(boundary) == 0:

@@ -29,17 +29,16 @@ class MeshSettings:
 
     mode: str = "grid"
     """"grid": a heightfield on the depth samples, smoothed (:attr:`grid_smoothing`); "poisson": screened
-    Poisson surface trimmed to the face. On the sample photo (``bench/mesh.py``) the smoothed grid bends as
-    little between neighbouring triangles as Poisson at depth 7 (3.6 vs 3.7 degrees) and lies closer to
-    the face's depth points (97.8 vs 95.4 % of them within 1 mm, 95th percentile 0.63 vs 0.89 mm) for a
-    thirtieth of the CPU time (about 25 vs 700-750 ms), so it is the default; Poisson closes holes in the depth."""
+    Poisson surface trimmed to the face, which closes holes in the depth. The grid is the default because
+    ``bench/mesh.py`` finds it as smooth as Poisson, closer to the depth and far cheaper (figures in the
+    README's "Why the grid is the default")."""
     poisson_depth: int = 7
     """Octree depth; the Poisson solve costs roughly 2x per level. Past the depth whose cell matches the
     sample spacing (7 at stride 2, 8 at stride 1 for a face 500 mm away) it adds time, not detail."""
     grid_smoothing: int = 5
     """Grid mode: Taubin smoothing passes (0 = none), which take out the generator's pixel-level noise
-    without shrinking the face: 2 leave it crumpled (5.1 degrees between neighbouring triangles), 10 move
-    the surface farther from the depth (97.4 % within 1 mm) for little more smoothness (3.0 degrees)."""
+    without shrinking the face; fewer leave it crumpled, more move it away from the depth for little more
+    smoothness (``bench/mesh.py`` compares 0, 2, 5 and 10)."""
     trim_quantile: float = 0.05
     """Poisson: drop this fraction of vertices with the lowest sample density (surface invented far
     from the data) before the geometric trimming."""
