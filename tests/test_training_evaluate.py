@@ -105,6 +105,16 @@ def test_model_card_carries_sha_recipe_and_table(tmp_path, tiny_weights, stamped
     assert "| train | 2 | 1 |" in card and "| held out | 1 | 0 |" in card
     assert "| real (3) | generator_mirror | 3.00 | 3.00 | 2.25 | 1.80 | 85.0% | 66.7% |" in card
     assert "## Notes\nhello" in card and "non-commercial use only" in card
+    assert "sigmoid cross-entropy GAN loss + 100 x L1" in card  # the seed's loss: no gan_weight in the config
+
+
+def test_model_card_names_a_weighted_or_absent_gan_term(tmp_path, tiny_weights):
+    run, data = _write_run(tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    for weight, words in ((0.0, "no GAN term (L1 only): 100 x L1"), (0.5, "0.5 x sigmoid cross-entropy GAN loss")):
+        (run / "config.json").write_text(json.dumps({**config, "gan_weight": weight}))
+        write_card(tmp_path / "MODEL_CARD.md", tiny_weights, "ab" * 32, run, data, _report(), precision="fp32")
+        assert words in (tmp_path / "MODEL_CARD.md").read_text()
 
 
 def test_card_command_writes_a_card_the_weights_loader_accepts(tmp_path, tiny_weights):

@@ -196,6 +196,31 @@ def test_align_and_average_undoes_scale_shift_and_tilt_of_the_second():
     assert np.allclose(fused, gt, atol=1e-2)
 
 
+def test_reposed_takes_the_shape_of_one_and_the_pose_of_the_other():
+    from facedepth.training.real_depth_methods import reposed
+
+    tilted, mask = _face(turn_mm_per_px=1.5, tilt_mm_per_px=-0.8)  # the pose method: the right tilt ...
+    shape, _ = _face()
+    bumped = tilted + 8 * mask * np.exp(-((np.mgrid[:H, :W][0] - 12.0) ** 2) / 8)  # ... with a wrong bump
+    sample = RealSample("s", "p", None, tilted, mask)
+    out = reposed(lambda s: _upsampled((shape + 40) / 2), lambda s: _upsampled(bumped))(sample)
+    assert score(out, tilted, mask).rmse < 0.6 < score(_upsampled(bumped), tilted, mask).rmse  # pose, not bump
+    assert reposed(lambda s: shape, lambda s: None)(sample) is not None  # nothing to pose by: the shape as is
+    assert reposed(lambda s: None, lambda s: tilted)(sample) is None
+
+
+def test_cli_scores_a_reposing_and_refuses_unknown_parts(tmp_path, capsys):
+    from facedepth.training.cli import main
+
+    _write_set(tmp_path / "set")
+    args = ["evaluate", "--real-depth", str(tmp_path / "set"), "--baselines-only", "--baselines", "flat"]
+    report_path = tmp_path / "report.json"
+    assert main([*args, "--repose", "flat@flat", "--json", str(report_path)]) == 0
+    assert set(json.loads(report_path.read_text())["methods"]) == {"flat", "flat@flat"}
+    assert main([*args, "--repose", "flat@nope"]) == 2
+    assert "expected SHAPE@POSE" in capsys.readouterr().err
+
+
 def test_model_card_carries_the_real_depth_table(tmp_path):
     from facedepth.training.model_card import _real_depth_section
 

@@ -29,7 +29,7 @@ def test_eos_is_the_fit_itself():
     assert teacher_code("eos", code, SIDE, None, BOX) is code
 
 
-@pytest.mark.parametrize("teacher", ["mediapipe", "fused"])
+@pytest.mark.parametrize("teacher", ["mediapipe", "fused", "posed"])
 def test_a_shallow_shifted_mesh_gives_the_fits_relief(teacher):
     fit = _code(_dome())
     mesh = 0.5 * _dome() + 7.0  # the same shape, half the relief, another offset
@@ -53,9 +53,26 @@ def test_the_mesh_gives_the_pose():
     assert slope > 0.5 * np.polyfit(rows, expected[depthcode.face_mask(fused)], 1)[0]
 
 
+def test_posed_keeps_the_fits_shape_in_the_meshs_pose():
+    """A mesh with the fit's tilted shape plus a bump of its own (e.g. a wrong nose): ``posed`` takes the tilt and
+    leaves out the bump, ``fused`` takes half of the bump."""
+    y, x = np.mgrid[:SIDE, :SIDE].astype(np.float64)
+    bump = 6.0 * np.exp(-((x - 100) ** 2 + (y - 120) ** 2) / (2 * 8.0**2))
+    fit = _code(_dome())
+    mesh = 0.5 * (_dome(tilt=0.3) + bump) + 7.0
+    posed, fused = (teacher_code(t, fit, SIDE, mesh, BOX) for t in ("posed", "fused"))
+    expected = _code(_dome(tilt=0.3))
+    assert np.array_equal(depthcode.face_mask(posed), depthcode.face_mask(fit))
+    inside = depthcode.face_mask(expected) & depthcode.face_mask(posed)
+    assert np.abs(posed[inside] - expected[inside]).max() < 0.03  # the bump moves the fitted scale a little
+    col, row = np.rint(BOX.to_crop_matrix(posed.shape[0]) @ (100.0, 120.0, 1.0)).astype(int)  # the bump's top
+    assert abs(fused[row, col] - expected[row, col]) > 3 * abs(posed[row, col] - expected[row, col])
+
+
 def test_without_a_mesh_fused_falls_back_to_the_fit_and_mediapipe_refuses():
     fit = _code(_dome())
     assert teacher_code("fused", fit, SIDE, None, BOX) is fit
+    assert teacher_code("posed", fit, SIDE, None, BOX) is fit
     with pytest.raises(NoTeacherDepth):
         teacher_code("mediapipe", fit, SIDE, None, BOX)
     with pytest.raises(NoTeacherDepth, match="direction"):

@@ -179,7 +179,8 @@ def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("sy
 def _run_real_depth(args) -> int:
     baselines = tuple(b for b in args.baselines.split(",") if b and b != "none")
     try:
-        methods = methods_for(args.weights, not args.baselines_only, baselines, args.teacher, args.fuse)
+        methods = methods_for(args.weights, not args.baselines_only, baselines, args.teacher, args.fuse,
+                              args.repose)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -235,6 +236,9 @@ def add_parser(sub) -> None:
                       help="also score depth maps saved as DIR/<stem>.npy (repeatable)")
     real.add_argument("--fuse", action="append", default=[], metavar="A+B",
                       help="also score the mean of two methods, B aligned to A (repeatable)")
+    real.add_argument("--repose", action="append", default=[], metavar="SHAPE@POSE",
+                      help="also score SHAPE's depth tilted to agree with POSE's: one method's face shape in "
+                           "another's head pose (repeatable; SHAPE may be an A+B fusion)")
     p.set_defaults(func=_run)
 
 

@@ -139,7 +139,7 @@ distance.
 
 ## Architecture and recipe (the seed paper's pix2pix)
 U-Net generator, ngf={config["ngf"]} ({"%.1f" % (config["ngf"] ** 2 * 13.29e-3)} M parameters), 70x70 PatchGAN
-discriminator (ndf={config["ndf"]}); sigmoid cross-entropy GAN loss + {config["lambda_l1"]:.0f} x L1; Adam
+discriminator (ndf={config["ndf"]}); {_gan_term(config.get("gan_weight", 1.0))}{config["lambda_l1"]:.0f} x L1; Adam
 lr {config["learning_rate"]} (discriminator x {config.get("d_lr_factor", 1.0)}), beta1 {config["beta_1"]};
 batch {config["data"]["batch_size"]}; random jitter (resize {spec.JITTER_SIZE}, crop {spec.IMAGE_SIZE}), mirroring,
 photometric jitter
@@ -205,3 +205,11 @@ def _run(args: argparse.Namespace) -> int:
     write_card(out, args.weights, file_sha256(args.weights), args.run_dir, args.data, report, notes, real_depth)
     print(out)
     return 0
+
+
+def _gan_term(weight: float) -> str:
+    """The GAN term of the generator's loss as the recipe line names it (the seed's at weight 1)."""
+    if weight == 0:
+        return "no GAN term (L1 only): "
+    return "sigmoid cross-entropy GAN loss + " if weight == 1 else f"{weight:g} x sigmoid cross-entropy GAN loss + "
+

@@ -18,11 +18,13 @@ on the true face pixels (code units) and the intersection over union of the true
 class Pix2Pix(keras.Model):
     """Generator (photo -> depth code) trained against a PatchGAN on (photo, depth) pairs."""
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, lambda_l1: float = LAMBDA_L1, **kwargs):
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, lambda_l1: float = LAMBDA_L1,
+                 gan_weight: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.lambda_l1 = lambda_l1
+        self.gan_weight = gan_weight
         self.train_means = [keras.metrics.Mean(name=name) for name in TRAIN_LOSSES]
         self.validation_means = [keras.metrics.Mean(name=name) for name in VALIDATION_METRICS]
 
@@ -45,7 +47,8 @@ class Pix2Pix(keras.Model):
             generated = self.generator(photo, training=True)
             real_logits = self.discriminator([photo, target], training=True)
             fake_logits = self.discriminator([photo, generated], training=True)
-            g_total, g_gan, g_l1 = generator_loss(fake_logits, generated, target, self.lambda_l1)
+            g_total, g_gan, g_l1 = generator_loss(fake_logits, generated, target, self.lambda_l1,
+                                                      self.gan_weight)
             d_loss = discriminator_loss(real_logits, fake_logits)
         g_grads = g_tape.gradient(g_total, self.generator.trainable_variables)
         d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_variables)

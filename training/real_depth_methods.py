@@ -128,6 +128,21 @@ def fused(first: DepthMethod, second: DepthMethod) -> DepthMethod:
     return predict
 
 
+def reposed(shape: DepthMethod, pose: DepthMethod) -> DepthMethod:
+    """``shape``'s depth tilted, scaled and shifted to agree with ``pose``'s (least squares on the pixels both
+    predict): one method's face shape in the other's head pose, on the first one's pixels; ``shape`` as it is
+    when ``pose`` gives nothing or the two cannot be aligned."""
+
+    def predict(sample: RealSample) -> np.ndarray | None:
+        a, b = pose(sample), shape(sample)
+        if a is None or b is None:
+            return b
+        alignment = align_to(a, b, min_pixels=3)
+        return b if alignment is None or alignment[1] <= 0 else alignment[0].astype(np.float32)
+
+    return predict
+
+
 def align_and_average(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``b`` aligned to ``a`` and averaged with it (``a`` alone when they cannot be aligned)."""
     alignment = align_to(a, b, min_pixels=3)
@@ -145,10 +160,10 @@ def parse_named_folder(text: str) -> tuple[str, Path]:
 
 
 def methods_for(weights: Path | None, with_generator: bool = True, baselines: tuple[str, ...] = BASELINES,
-                teachers: list[tuple[str, Path]] = (), fusions: list[str] = (),
+                teachers: list[tuple[str, Path]] = (), fusions: list[str] = (), reposings: list[str] = (),
                 sfm_dir: Path | None = None) -> dict[str, DepthMethod]:
-    """The methods to score: the generator (as the app runs it), baselines, saved maps, and fusions 'A+B'
-    of any two of those."""
+    """The methods to score: the generator (as the app runs it), baselines, saved maps, fusions 'A+B' of any
+    two of those, and reposings 'S@P' (S's shape in P's pose) of any two of all the former."""
     methods: dict[str, DepthMethod] = {}
     if with_generator:
         from facedepth.model.inference import load_app_estimator
@@ -161,4 +176,9 @@ def methods_for(weights: Path | None, with_generator: bool = True, baselines: tu
         if len(parts) != 2 or not all(p in methods for p in parts):
             raise ValueError(f"--fuse {fusion!r}: expected A+B of the methods {', '.join(methods)}")
         methods[fusion] = fused(methods[parts[0]], methods[parts[1]])
+    for reposing in reposings:
+        shape, at, pose = reposing.rpartition("@")
+        if not at or shape not in methods or pose not in methods:
+            raise ValueError(f"--repose {reposing!r}: expected SHAPE@POSE of the methods {', '.join(methods)}")
+        methods[reposing] = reposed(methods[shape], methods[pose])
     return methods

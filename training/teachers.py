@@ -7,6 +7,8 @@
   the mesh has holes at the eyes and mouth, which the aligned eos fit fills (as it does beyond the mesh);
 * ``fused``: the two averaged, the eos fit aligned to the mesh (least-squares scale, shift and tilt on the
   pixels both cover): the mesh gives the head pose, both give the shape; where one covers alone, that one.
+* ``posed``: the eos fit alone, tilted to the mesh's head pose by that same alignment: the fit's shape (which
+  scores better on real depth once a tilt is forgiven) in the mesh's pose (which scores better as it is).
 
 MediaPipe's depth unit is the photo's pixel with an unknown relief scale, so the mesh-based teachers are
 rescaled to the eos fit's relief (the fitted scale of the alignment): every target then shares the renders'
@@ -24,7 +26,9 @@ from scipy.ndimage import distance_transform_edt
 from facedepth.model import depthcode, imageops, spec
 from facedepth.model.crop import CropBox
 
-TEACHERS = ("eos", "mediapipe", "fused")
+TEACHERS = ("eos", "mediapipe", "fused", "posed")
+FALLS_BACK_TO_FIT = ("fused", "posed")
+"""Teachers that give the eos fit itself where the mesh is missing or cannot be aligned."""
 MIN_SHARED_PIXELS = 500
 """Fewer crop pixels covered by both the mesh and the fit than this: the mesh's scale cannot be trusted."""
 
@@ -97,7 +101,7 @@ def teacher_code(teacher: str, eos_code: np.ndarray, crop_side_mm: float, mesh_m
     if teacher not in TEACHERS:
         raise ValueError(f"unknown teacher {teacher!r} (choose from {', '.join(TEACHERS)})")
     if mesh_map is None:
-        if teacher == "fused":
+        if teacher in FALLS_BACK_TO_FIT:
             return eos_code
         raise NoTeacherDepth("no mesh depth")
     size = eos_code.shape[0]
@@ -105,12 +109,13 @@ def teacher_code(teacher: str, eos_code: np.ndarray, crop_side_mm: float, mesh_m
     fit = _relative(eos_code, crop_side_mm) * (box.side / crop_side_mm)  # photo pixels
     alignment = align_to(mesh, fit, MIN_SHARED_PIXELS)
     if alignment is None:
-        if teacher == "fused":
+        if teacher in FALLS_BACK_TO_FIT:
             return eos_code
         raise NoTeacherDepth("mesh and fit barely overlap")
     aligned, scale = alignment
     if scale <= 0:
         raise NoTeacherDepth("mesh and fit disagree on the depth's direction")
-    depth = blend(mesh, aligned, average=teacher == "fused") / scale  # the fit's relief scale
+    # posed: the aligned fit alone; both are brought back to the fit's relief scale
+    depth = (aligned if teacher == "posed" else blend(mesh, aligned, average=teacher == "fused")) / scale
     mask = np.isfinite(depth)
     return depthcode.encode(np.where(mask, depth, 0.0), mask, box.side)
