@@ -12,7 +12,7 @@ _bce = keras.losses.BinaryCrossentropy(from_logits=True)
 
 def generator_loss(disc_fake_logits, generated, target, lambda_l1: float = LAMBDA_L1, gan_weight: float = 1.0):
     """Returns (total, gan, l1): the generator wants the discriminator to call its output real. ``gan_weight``
-    1 is the seed's objective; 0 trains on L1 alone (the GAN term is still reported)."""
+    1 is the seed's objective."""
     gan = _bce(ops.ones_like(disc_fake_logits), disc_fake_logits)
     l1 = ops.mean(ops.abs(target - generated))
     return gan_weight * gan + lambda_l1 * l1, gan, l1

@@ -182,6 +182,24 @@ def test_validation_metrics_weigh_every_face_pixel_alike():
     assert logs["mask_iou"] == pytest.approx((face.sum(axis=(1, 2, 3)) / 256**2).mean(), rel=1e-5)
 
 
+def test_l1_only_training_leaves_the_discriminator_alone():
+    """gan_weight 0: the generator learns its L1 target; the discriminator is not trained (nor run)."""
+    from facedepth.model.architecture import build_discriminator
+    from facedepth.training.pix2pix import Pix2Pix
+
+    generator, discriminator = build_generator(4), build_discriminator(8)
+    model = Pix2Pix(generator, discriminator, gan_weight=0.0)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    d_before = [w.copy() for w in discriminator.get_weights()]
+    photos = np.zeros((2, 256, 256, 3), np.float32)
+    targets = np.full((2, 256, 256, 1), -0.5, np.float32)
+    data = tf.data.Dataset.from_tensor_slices((photos, targets)).batch(2).repeat()
+    history = model.fit(data, epochs=3, steps_per_epoch=5, verbose=0).history
+    assert history["g_l1"][-1] < history["g_l1"][0]
+    assert history["g_gan"] == [0.0] * 3 and history["d_loss"] == [0.0] * 3
+    assert all(np.array_equal(a, b) for a, b in zip(d_before, discriminator.get_weights(), strict=True))
+
+
 def test_precision_choice(tmp_path):
     from facedepth.training.precision import cpu_has_native_bfloat16, resolve_precision
 

@@ -135,10 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     from facedepth.training.evaluate import add_parser as add_evaluate
     from facedepth.training.importers import add_parsers as add_importers
     from facedepth.training.model_card import add_parser as add_card
+    from facedepth.training.teacher_labels import add_parser as add_teacher_labels
 
     add_evaluate(sub)
     add_importers(sub)
     add_card(sub)
+    add_teacher_labels(sub)
     return parser
 
 

@@ -43,6 +43,8 @@ class Pix2Pix(keras.Model):
 
     def train_step(self, data):
         photo, target = data
+        if self.gan_weight == 0:
+            return self._l1_step(photo, target)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             generated = self.generator(photo, training=True)
             real_logits = self.discriminator([photo, target], training=True)
@@ -54,7 +56,23 @@ class Pix2Pix(keras.Model):
         d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables, strict=True))
         self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables, strict=True))
-        for mean, value in zip(self.train_means, (g_total, g_gan, g_l1, d_loss), strict=True):
+        return self._reported(g_total, g_gan, g_l1, d_loss)
+
+    def _l1_step(self, photo, target):
+        """The generator on L1 alone (``gan_weight`` 0, e.g. a student learning a teacher's depth): the
+        discriminator is neither run nor trained, and its losses are reported as 0."""
+        with tf.GradientTape() as tape:
+            generated = self.generator(photo, training=True)
+            l1 = tf.reduce_mean(tf.abs(target - tf.cast(generated, target.dtype)))
+            g_total = self.lambda_l1 * l1
+        grads = tape.gradient(g_total, self.generator.trainable_variables)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=True))
+        zero = tf.zeros_like(l1)
+        return self._reported(g_total, zero, l1, zero)
+
+    def _reported(self, *losses) -> dict:
+        """The epoch means of TRAIN_LOSSES after this step's values."""
+        for mean, value in zip(self.train_means, losses, strict=True):
             mean.update_state(value)
         return {mean.name: mean.result() for mean in self.train_means}
 

@@ -47,8 +47,8 @@ class TrainConfig:
     beta_1: float = 0.5
     lambda_l1: float = 100.0
     gan_weight: float = 1.0
-    """Weight of the GAN term in the generator's loss: 1 is the seed's; 0 trains on L1 alone (the discriminator
-    still trains and its losses are still reported)."""
+    """Weight of the GAN term in the generator's loss: 1 is the seed's; 0 trains on L1 alone, without running
+    the discriminator (e.g. a student distilled from a teacher's labels)."""
     epochs: int = 20
     steps_per_epoch: int = 1000
     max_minutes: float | None = None
