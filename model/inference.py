@@ -25,6 +25,7 @@ import numpy as np
 
 from facedepth.model import depthcode, identity, native, resources, spec
 from facedepth.model.imageops import invert_affine, warp_affine
+from facedepth.model.ripple import Derippled
 
 logger = logging.getLogger(__name__)
 
@@ -211,8 +212,9 @@ def load_estimator(path: Path | None = None, num_threads: int | None = None) -> 
 
 
 def as_the_app_runs_it(estimator: DepthEstimator) -> DepthEstimator:
-    """``estimator`` at the training scale, averaged with its mirror image."""
-    return AtTrainingScale(MirrorAveraged(estimator))
+    """``estimator`` at the training scale, averaged with its mirror image, without its checkerboard ripple
+    (:mod:`facedepth.model.ripple`, on the generator's own grid)."""
+    return AtTrainingScale(Derippled(MirrorAveraged(estimator)))
 
 
 def load_app_estimator(path: Path | None = None, num_threads: int | None = None) -> DepthEstimator:

@@ -108,6 +108,18 @@ def test_model_card_carries_sha_recipe_and_table(tmp_path, tiny_weights, stamped
     assert "sigmoid cross-entropy GAN loss + 100 x L1" in card  # the seed's loss: no gan_weight in the config
 
 
+def test_model_card_of_a_fine_tune_names_its_parent_and_only_the_data_it_trained_on(tmp_path, tiny_weights):
+    run, data = _write_run(tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    config.update(init_weights="weights/generator.tflite", init_model_id="parent-generator-1")
+    config["data"].update(real_fraction=0.0, face_models=["ict"])
+    (run / "config.json").write_text(json.dumps(config))
+    write_card(tmp_path / "MODEL_CARD.md", tiny_weights, "ab" * 32, run, data, _report(), precision="fp32")
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "Fine-tuned from the generator `parent-generator-1`" in card
+    assert "| train | 0 | 0 |" in card  # no photo in a batch (share 0), and the data set's render is Surrey's
+
+
 def test_model_card_names_a_weighted_or_absent_gan_term(tmp_path, tiny_weights):
     run, data = _write_run(tmp_path)
     config = json.loads((run / "config.json").read_text())

@@ -34,10 +34,12 @@ FACE_MODEL_SOURCES = {
 }
 
 
-def face_model_counts(data_dir: Path) -> Counter:
-    """Synthetic training renders per face model (records without the field are Surrey renders)."""
-    return Counter(r.get("face_model", "surrey") for r in storage.read_index(Path(data_dir) / "train")
-                   if r["kind"] == "synthetic")
+def face_model_counts(data_dir: Path, trained_on: list[str] | None = None) -> Counter:
+    """Synthetic training renders per face model (records without the field are Surrey renders), of the
+    face models ``trained_on`` only when given (the run's ``--face-models``)."""
+    found = Counter(r.get("face_model", "surrey") for r in storage.read_index(Path(data_dir) / "train")
+                    if r["kind"] == "synthetic")
+    return found if trained_on is None else Counter({m: n for m, n in found.items() if m in trained_on})
 
 
 def licence_section(face_models: Counter, real_photos: int) -> str:
@@ -118,7 +120,9 @@ def write_card(
     state = json.loads((Path(run_dir) / "state.json").read_text())
     config = json.loads((Path(run_dir) / "config.json").read_text())
     counts = data_counts(data_dir)
-    models = face_model_counts(data_dir)
+    models = face_model_counts(data_dir, config["data"].get("face_models"))
+    if config["data"]["real_fraction"] == 0:  # in the data set, but never in a batch
+        counts["train"]["real"] = 0
     hist = state["history"]
     speed = sum(h["img_per_s"] for h in hist) / max(len(hist), 1)
     size_mb = Path(weights).stat().st_size / 1e6
@@ -149,7 +153,7 @@ Real-photo share per batch: {config["data"]["real_fraction"]}.
 ## Data (made by `facedepth-train generate`; nothing of it is in this repository)
 | split | real photos with pseudo ground truth | synthetic renders |
 |---|---|---|
-| train | {counts["train"].get("real", 0)} | {counts["train"].get("synthetic", 0)} |
+| train | {counts["train"].get("real", 0)} | {sum(models.values())} |
 | held out | {counts["val"].get("real", 0)} | {counts["val"].get("synthetic", 0)} |
 
 * Real: UTKFace photos (../shared/data/faces/utkface), 68 dlib landmarks, Surrey Face Model fit (eos:
@@ -162,7 +166,7 @@ Real-photo share per batch: {config["data"]["real_fraction"]}.
   textures and backgrounds of held-out photos only).
 
 ## Training
-{state["epoch"]} epochs x {config["steps_per_epoch"]} steps ({state["step"]} steps, {images_seen}
+{_parent_line(config)}{state["epoch"]} epochs x {config["steps_per_epoch"]} steps ({state["step"]} steps, {images_seen}
 images seen), {state["wall_seconds"] / 3600:.2f} h wall time on {platform.machine()} CPU, {speed:.1f} img/s on
 average. Best epoch by {SELECTED_BY[config.get("select_by", "val_face_mae")]}: {state["best_epoch"]}.
 
@@ -212,4 +216,12 @@ def _gan_term(weight: float) -> str:
     if weight == 0:
         return "no GAN term (L1 only): "
     return "sigmoid cross-entropy GAN loss + " if weight == 1 else f"{weight:g} x sigmoid cross-entropy GAN loss + "
+
+
+def _parent_line(config: dict) -> str:
+    """For a fine-tune (``train --init-weights``): which generator it started from."""
+    if not config.get("init_weights"):
+        return ""
+    parent = config.get("init_model_id") or Path(config["init_weights"]).name
+    return f"Fine-tuned from the generator `{parent}` (its batch-norms frozen as folded into its export): "
 

@@ -76,7 +76,13 @@ def train(cfg: TrainConfig, resume: bool = False,
     if not resume and (run_dir / "ckpt").exists():
         raise FileExistsError(f"{run_dir} already has checkpoints: pass --resume or choose another --run-dir")
     cfg = replace(cfg, precision=resolve_precision(cfg.precision))
-    atomic_write_bytes(run_dir / "config.json", json.dumps(asdict(cfg), default=str, indent=1).encode())
+    record = asdict(cfg)
+    if cfg.init_weights is not None:  # the card names the parent even after the file is replaced
+        from facedepth.model import identity
+
+        stamp = identity.read(Path(cfg.init_weights).read_bytes())
+        record["init_model_id"] = stamp.get("model_id") if isinstance(stamp, dict) else None
+    atomic_write_bytes(run_dir / "config.json", json.dumps(record, default=str, indent=1).encode())
     model = build_model(cfg)
     ckpt = _checkpoint(model)
     manager = tf.train.CheckpointManager(ckpt, run_dir / "ckpt", max_to_keep=cfg.keep_checkpoints)
