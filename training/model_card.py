@@ -156,9 +156,8 @@ Real-photo share per batch: {config["data"]["real_fraction"]}.
 | train | {counts["train"].get("real", 0)} | {sum(models.values())} |
 | held out | {counts["val"].get("real", 0)} | {counts["val"].get("synthetic", 0)} |
 
-* Real: UTKFace photos (../shared/data/faces/utkface), 68 dlib landmarks, Surrey Face Model fit (eos:
-  shape + 6 expression blendshapes + pose), fitted depth rendered in the same crop. Held out by a hash of
-  the file name ({VAL_FRACTION:.0%}).
+* Real: {_real_photos_line(counts["train"].get("real", 0))} Held out by a hash of the file name
+  ({VAL_FRACTION:.0%}).
 * Synthetic: {", ".join(f"{n} {m}" for m, n in sorted(models.items())) or "no"} renders (`generate synthetic
   --face-model`) with random identity/expression, yaw up to ±{poses.yaw_deg:.0f}°, pitch
   ±{poses.pitch_deg:.0f}°, roll ±{poses.roll_deg:.0f}°, perspective camera {near:.0f}-{far:.0f} mm, ambient +
@@ -224,4 +223,12 @@ def _parent_line(config: dict) -> str:
         return ""
     parent = config.get("init_model_id") or Path(config["init_weights"]).name
     return f"Fine-tuned from the generator `{parent}` (its batch-norms frozen as folded into its export): "
+
+
+def _real_photos_line(trained: int) -> str:
+    if not trained:
+        return ("no photo was in this run's batches (real-photo share 0); the held-out UTKFace photos are scored "
+                "against pseudo ground truth below.")
+    return ("UTKFace photos (../shared/data/faces/utkface), 68 dlib landmarks, Surrey Face Model fit (eos: shape + 6 "
+            "expression blendshapes + pose), fitted depth rendered in the same crop.")
 
