@@ -118,6 +118,7 @@ def test_model_card_of_a_fine_tune_names_its_parent_and_only_the_data_it_trained
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "Fine-tuned from the generator `parent-generator-1`" in card
     assert "| train | 0 | 0 |" in card  # no photo in a batch (share 0), and the data set's render is Surrey's
+    assert "Fine-tuned from `parent-generator-1`: whatever that generator was trained from" in card
 
 
 def test_model_card_names_a_weighted_or_absent_gan_term(tmp_path, tiny_weights):

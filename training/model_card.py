@@ -42,13 +42,16 @@ def face_model_counts(data_dir: Path, trained_on: list[str] | None = None) -> Co
     return found if trained_on is None else Counter({m: n for m, n in found.items() if m in trained_on})
 
 
-def licence_section(face_models: Counter, real_photos: int) -> str:
-    """Which face models and photo sets the weights were trained from, and the licence that follows."""
+def licence_section(face_models: Counter, real_photos: int, parent: str | None = None) -> str:
+    """Which face models and photo sets the weights were trained from (``parent``: the generator a fine-tune
+    started from, whose data the weights carry too), and the licence that follows."""
     used = [m for m in FACE_MODEL_SOURCES if face_models.get(m)]
     lines = ["Trained from: " + "; ".join(
         [f"{face_models[m]} renders of {FACE_MODEL_SOURCES[m]}" for m in used]
         + [f"{real_photos} UTKFace photos with Surrey Face Model pseudo ground truth" if real_photos else ""]
     ).strip("; ") + "."]
+    if parent:
+        lines.append(f"Fine-tuned from `{parent}`: whatever that generator was trained from is in these weights too.")
     if used:
         lines.append("Every render wears skin textures extracted from UTKFace photos (non-commercial research "
                      "only) with the Surrey Face Model" + ("; ICT renders wear them mapped into the ICT UV layout."
@@ -182,7 +185,7 @@ near zero by construction: compare the generator with the posed mean face there.
 {notes}
 
 ## Licence
-{licence_section(models, counts["train"].get("real", 0))}
+{licence_section(models, counts["train"].get("real", 0), config.get("init_model_id"))}
 """
     atomic_write_bytes(Path(out), text.encode())
 
