@@ -18,51 +18,84 @@ from facedepth.model import depthcode, spec
 
 PERIOD = 4
 """Pixels per cycle of the ripple on the generator's grid (two stride-2 up-sampling stages)."""
-TREND_SIGMA = 2.0
-"""Pixels: the trend the ripple is measured against (a 4-pixel pattern is all but gone from it)."""
-ENVELOPE_SIGMA = 8.0
-"""Pixels: how fast the ripple's local amplitude and phase may change across the face."""
+TREND_TAPS = 13
+"""The binomial filter the ripple is measured against: it keeps 1.6 % of a 4-pixel pattern."""
+ENVELOPE_SIGMA = 2.0
+"""In PERIOD-pixel cells (8 pixels): how fast the ripple's local amplitude and phase may change."""
 MIN_WEIGHT = 0.05
 """Where the face covers less of a neighbourhood than this, no ripple is estimated (0 there)."""
 WAVES = ((1, 0), (0, 1), (1, 1), (1, -1))
 """The ripple's directions: (rows, columns) cycles per PERIOD pixels."""
 
 
+def _smoothed(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Separable convolution with ``kernel`` (odd length), edges padded with zeros."""
+    half = len(kernel) // 2
+    out = image
+    for axis in (0, 1):
+        padded = np.pad(out, [(half, half) if a == axis else (0, 0) for a in (0, 1)])
+        n = out.shape[axis]
+        view = (lambda i, p=padded, n=n: p[i:i + n]) if axis == 0 else (lambda i, p=padded, n=n: p[:, i:i + n])
+        acc = kernel[0] * view(0)
+        for i in range(1, len(kernel)):
+            acc += kernel[i] * view(i)
+        out = acc
+    return out
+
+
 @functools.lru_cache(maxsize=4)
-def _transfers(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[tuple[tuple[int, int], np.ndarray]]]:
-    """For a grid of ``shape``: the Gaussian transfer functions of TREND_SIGMA and ENVELOPE_SIGMA, and for
-    each of WAVES its spectral shift (bins) and the wave itself."""
-
-    def gaussian(sigma: float) -> np.ndarray:
-        f = [np.fft.fftfreq(n).astype(np.float32) for n in shape]
-        return np.outer(*(np.exp(-2 * (np.pi * sigma * fi) ** 2) for fi in f)).astype(np.float32)
-
+def _tables(shape: tuple[int, int]):
+    """For a grid of ``shape``: the trend's binomial kernel, the envelope's Gaussian kernel, each wave on
+    the grid, and the bilinear up-sampling matrices from the coarse grid of PERIOD-pixel cells."""
+    binomial = np.array([1.0])
+    for _ in range(TREND_TAPS - 1):
+        binomial = np.convolve(binomial, [0.5, 0.5])
+    taps = np.arange(-3 * int(ENVELOPE_SIGMA), 3 * int(ENVELOPE_SIGMA) + 1)
+    gaussian = np.exp(-(taps**2) / (2 * ENVELOPE_SIGMA**2))
     rows, cols = np.mgrid[: shape[0], : shape[1]]
-    waves = [((-dr * shape[0] // PERIOD, -dc * shape[1] // PERIOD),  # demodulating shifts the spectrum down
-              np.exp(2j * np.pi * (dr * rows + dc * cols) / PERIOD).astype(np.complex64)) for dr, dc in WAVES]
-    return gaussian(TREND_SIGMA), gaussian(ENVELOPE_SIGMA), waves
+    waves = [np.exp(2j * np.pi * (dr * rows + dc * cols) / PERIOD).astype(np.complex64) for dr, dc in WAVES]
+
+    def upsampling(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Linear interpolation from the n // PERIOD cells to n pixels: (lower cell, upper cell, weight)."""
+        at = np.clip((np.arange(n) - (PERIOD - 1) / 2) / PERIOD, 0, n // PERIOD - 1)  # pixel -> cell coordinate
+        lower = np.floor(at).astype(int)
+        return lower, np.minimum(lower + 1, n // PERIOD - 1), (at - lower).astype(np.float32)
+
+    return binomial.astype(np.float32), (gaussian / gaussian.sum()).astype(np.float32), waves, \
+        upsampling(shape[0]), upsampling(shape[1])
+
+
+def _cells(image: np.ndarray) -> np.ndarray:
+    """Sums over PERIOD x PERIOD cells: a 4-pixel box, which also cancels every wave but the one demodulated."""
+    h, w = image.shape
+    return image.reshape(h // PERIOD, PERIOD, w // PERIOD, PERIOD).sum(axis=(1, 3))
+
+
+def _upsampled(cells: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
+    """Bilinear interpolation of a coarse grid (element-wise: no BLAS threads to fight the generator's)."""
+    lower, upper, weight = rows
+    out = cells[lower] * (1 - weight)[:, None] + cells[upper] * weight[:, None]
+    lower, upper, weight = cols
+    return out[:, lower] * (1 - weight) + out[:, upper] * weight
 
 
 def ripple(code: np.ndarray) -> np.ndarray:
     """The ripple component of one (H, W) depth code inside its face (0 elsewhere): for each of WAVES, the
-    relief's local amplitude and phase at that wave, found by demodulation with Gaussian weights over face
-    pixels only (so the outline does not bias it). Demodulating is a shift of the relief's spectrum, so one
-    forward transform serves every wave."""
+    face relief's local amplitude and phase at that wave, found by demodulation with weights over face
+    pixels only (so the outline does not bias it), on a grid of PERIOD-pixel cells."""
     face = depthcode.face_mask(code).astype(np.float32)
     if not face.any():
         return np.zeros_like(code)
-    trend_blur, envelope_blur, waves = _transfers(code.shape)
-    face_spectrum = np.fft.fft2(face)
-    weight = np.fft.ifft2(face_spectrum * trend_blur).real
-    envelope = np.fft.ifft2(face_spectrum * envelope_blur).real
-    trend = np.fft.ifft2(np.fft.fft2(code * face) * trend_blur).real / np.maximum(weight, 1e-6)
-    relief_spectrum = np.fft.fft2((code - trend) * face)
-    valid = envelope > MIN_WEIGHT
+    binomial, gaussian, waves, up_rows, up_cols = _tables(code.shape)
+    trend = _smoothed(code * face, binomial) / np.maximum(_smoothed(face, binomial), 1e-6)
+    relief = (code - trend) * face
+    envelope = _smoothed(_cells(face), gaussian)
+    valid = envelope > MIN_WEIGHT * PERIOD**2
     total = np.zeros(code.shape, np.float32)
-    for shift, wave in waves:
-        amplitude = np.fft.ifft2(np.roll(relief_spectrum, shift, axis=(0, 1)) * envelope_blur)
-        total += 2 * (amplitude * wave).real  # the wave and its mirror frequency: a real pattern
-    return np.where(valid, total * face / np.where(valid, envelope, 1.0), 0.0).astype(np.float32)
+    for wave in waves:
+        amplitude = np.where(valid, _smoothed(_cells(relief * np.conj(wave)), gaussian) / np.maximum(envelope, 1e-6), 0)
+        total += 2 * (_upsampled(amplitude, up_rows, up_cols) * wave).real  # the wave and its mirror: real
+    return (total * face).astype(np.float32)
 
 
 class Derippled:
