@@ -46,7 +46,7 @@ def _smoothed(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _tables(shape: tuple[int, int]):
     """For a grid of ``shape``: the trend's binomial kernel, the envelope's Gaussian kernel, each wave on
-    the grid, and the bilinear up-sampling matrices from the coarse grid of PERIOD-pixel cells."""
+    the grid, and per axis the linear interpolation from the coarse grid of PERIOD-pixel cells."""
     binomial = np.array([1.0])
     for _ in range(TREND_TAPS - 1):
         binomial = np.convolve(binomial, [0.5, 0.5])

@@ -135,20 +135,22 @@ def reposed(shape: DepthMethod, pose: DepthMethod) -> DepthMethod:
 
     def predict(sample: RealSample) -> np.ndarray | None:
         a, b = pose(sample), shape(sample)
-        if a is None or b is None:
-            return b
-        alignment = align_to(a, b, min_pixels=3)
-        return b if alignment is None or alignment[1] <= 0 else alignment[0].astype(np.float32)
+        aligned = None if a is None or b is None else _aligned(a, b)
+        return b if aligned is None else aligned.astype(np.float32)
 
     return predict
 
 
+def _aligned(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """``b`` scaled, shifted and tilted onto ``a``; None when they share too few pixels or disagree in sign."""
+    alignment = align_to(a, b, min_pixels=3)
+    return None if alignment is None or alignment[1] <= 0 else alignment[0]
+
+
 def align_and_average(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``b`` aligned to ``a`` and averaged with it (``a`` alone when they cannot be aligned)."""
-    alignment = align_to(a, b, min_pixels=3)
-    if alignment is None or alignment[1] <= 0:
-        return a
-    return blend(a, alignment[0]).astype(np.float32)
+    aligned = _aligned(a, b)
+    return a if aligned is None else blend(a, aligned).astype(np.float32)
 
 
 def parse_named_folder(text: str) -> tuple[str, Path]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from facedepth.model import depthcode
-from facedepth.model.files import atomic_write_bytes
+from facedepth.model.files import atomic_write, atomic_write_bytes
 from facedepth.training import storage
 from facedepth.training.generate import run_pool
 
@@ -42,9 +42,7 @@ def _link_or_copy(source: Path, target: Path) -> None:
     try:
         os.link(source, target)
     except OSError:  # another file system, or links not allowed
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+        atomic_write(target, lambda temp: shutil.copyfile(source, temp))
 
 
 def _label_task(args: tuple[dict, Path, Path, str]) -> dict:
