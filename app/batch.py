@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from facedepth.app.pipeline import Pipeline
+from facedepth.model import resources
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +45,20 @@ def default_jobs(photos: int) -> int:
 
 
 def run(task: Task, items: Sequence[Item], pipeline: Pipeline, context: Any, jobs: int = 1,
-        worker_context: Any = None, weights: Path | None = None) -> Iterator[Result]:
+        worker_context: Any = None, weights: Path | None = None,
+        quality: str = resources.DEFAULT_QUALITY) -> Iterator[Result]:
     """``task(pipeline, context, item)`` for every item, results in the items' order. ``jobs`` > 1 runs
-    them in that many worker processes, each with its own pipeline for ``weights`` and ``worker_context``
-    (default ``context``); both contexts and the results must be picklable."""
+    them in that many worker processes, each with its own pipeline for ``weights`` (its ``quality``'s generator
+    loaded at start) and ``worker_context`` (default ``context``); both contexts and the results must be
+    picklable."""
     if jobs <= 1 or len(items) <= 1:
         for item in items:
             yield task(pipeline, context, item)
         return
     pool = ProcessPoolExecutor(min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker,
-                               initargs=(task, context if worker_context is None else worker_context, weights))
+                               initargs=(task, context if worker_context is None else worker_context, weights,
+                                         quality))
     finished = False
     try:
         futures = [pool.submit(_work, item) for item in items]
@@ -79,14 +83,14 @@ _worker: tuple[Task, Any, Pipeline] | None = None
 _busy = False
 
 
-def _start_worker(task: Task, context: Any, weights: Path | None) -> None:
+def _start_worker(task: Task, context: Any, weights: Path | None, quality: str) -> None:
     """Pool initializer: a pipeline with one generator thread, loaded once per worker (the caller has
     checked the weights); Ctrl+C is left to the caller, SIGTERM removes a half-written photo."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _interrupt)
     pipeline = Pipeline(weights, num_threads=1)
-    pipeline.service  # noqa: B018 - load the generator now, not inside the first photo's time
+    pipeline.service(quality)  # load the generator now, not inside the first photo's time
     _worker = (task, context, pipeline)
 
 

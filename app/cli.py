@@ -98,6 +98,7 @@ def _jobs(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from facedepth.model import resources
     from facedepth.reconstruction.settings import (
         DEPTH_FORMATS,
         MESH_FORMATS,
@@ -109,8 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quality", choices=resources.QUALITIES, default=resources.DEFAULT_QUALITY,
+                        help="fast: the distilled generator, one pass; best: the full generator on the photo and "
+                             "its mirror image, about 3x the time (default: %(default)s)")
     common.add_argument("--weights", type=Path, metavar="PATH",
-                        help="generator .tflite (default: the bundled weights/generator.tflite, or $FACEDEPTH_WEIGHTS)")
+                        help="generator .tflite, run as --quality says (default: the bundled one of that "
+                             "quality, weights/generator_fast.tflite or generator.tflite, or $FACEDEPTH_WEIGHTS)")
     common.add_argument("-v", "--verbose", action="count", default=0,
                         help="more detail: -v progress and tracebacks, -vv debug log")
 
@@ -198,10 +203,10 @@ def _predict(args: argparse.Namespace) -> int:
         args.solid_settings = SolidSettings(width_mm=args.solid_width, base_mm=args.solid_base)
     except ValueError as exc:
         raise UsageError(str(exc), EXIT_USAGE) from exc
-    pipeline = _load_pipeline(args.weights)
+    pipeline = _load_pipeline(args.weights, args.quality)
     out_dir = _prepare_output_dir(args.output)
     mesh = _mesh_settings(args.mesh, args.poisson_depth)
-    settings = PipelineSettings(detect=not args.no_detect, mesh=mesh)
+    settings = PipelineSettings(detect=not args.no_detect, mesh=mesh, quality=args.quality)
     inputs = {_resolved(image) for image in args.images}
     stems: dict[str, Path] = {}
     work: list[tuple[Path, str | None]] = []  # (photo, refusal) in the photos' order
@@ -220,7 +225,7 @@ def _predict(args: argparse.Namespace) -> int:
         context.stage = bar.set_postfix_str
         bar.set_description(work[0][0].name)
         reports = batch.run(_photo_task, work, pipeline, context, jobs=jobs, worker_context=workers,
-                            weights=args.weights)
+                            weights=args.weights, quality=args.quality)
         for position, (lines, failed) in enumerate(reports, start=1):
             if position < len(work):
                 bar.set_description(work[position][0].name)
@@ -340,8 +345,8 @@ def _info(args: argparse.Namespace) -> int:
     from facedepth.model import identity, resources
     from facedepth.model.inference import file_sha256
 
-    path = args.weights or resources.default_weights()
-    _load_pipeline(args.weights)  # the same checks as predict: exists, loads, matches its card
+    path = args.weights or resources.default_weights(args.quality)
+    _load_pipeline(args.weights, args.quality)  # the same checks as predict: exists, loads, matches its card
     print(f"weights: {path}")
     print(f"sha256:  {file_sha256(path)}")
     if path.suffix.lower() == ".tflite":
@@ -358,13 +363,13 @@ def _info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_pipeline(weights: Path | None):
+def _load_pipeline(weights: Path | None, quality: str):
     from facedepth.app.pipeline import Pipeline
     from facedepth.model.inference import WeightsError
 
     pipeline = Pipeline(weights)
     try:
-        pipeline.service  # noqa: B018 - load and check the generator before touching any photo
+        pipeline.service(quality)  # load and check the generator before touching any photo
     except WeightsError as exc:
         raise UsageError(str(exc), EXIT_WEIGHTS) from exc
     return pipeline

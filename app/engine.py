@@ -53,7 +53,7 @@ class Engine:
             if isinstance(request, msg.Stop):
                 return
             if isinstance(request, msg.Preload):
-                self.preload()
+                self.preload(request)
             elif isinstance(request, msg.Process):
                 self.process(request)
             elif isinstance(request, msg.Save):
@@ -61,9 +61,9 @@ class Engine:
             else:
                 logger.error("unknown request %r", request)
 
-    def preload(self) -> None:
+    def preload(self, request: msg.Preload) -> None:
         try:
-            _ = self.pipeline.service.detector._dlib  # generator and dlib's models (about 1 s)
+            _ = self.pipeline.service(request.quality).detector._dlib  # generator and dlib's models (about 1 s)
             self.conn.send(msg.Loaded())
         except Exception as exc:
             self.conn.send(msg.LoadFailed(portable(exc)))

@@ -40,7 +40,7 @@ KV_FILE = Path(__file__).with_name("facedepth.kv")
 BACKGROUND = (0.086, 0.094, 0.110, 1)
 MIN_WINDOW = (960, 600)
 """Smallest window size in density-independent pixels."""
-SETTINGS = ("mesh_mode", "poisson_depth", "trim_quantile", "detect_face")
+SETTINGS = ("quality", "mesh_mode", "poisson_depth", "trim_quantile", "detect_face")
 """The MainWindow properties that hold the processing settings (GuiSettings' fields)."""
 
 __all__ = ["FaceDepthApp", "MainWindow", "MeshView"]
@@ -64,6 +64,7 @@ class MainWindow(BackdropLayout, BoxLayout):
     stage_text = StringProperty("")
     status_text = StringProperty("")
     has_result = BooleanProperty(False)
+    quality = StringProperty(GuiSettings.quality)
     mesh_mode = StringProperty(GuiSettings.mesh_mode)
     poisson_depth = NumericProperty(GuiSettings.poisson_depth)
     trim_quantile = NumericProperty(GuiSettings.trim_quantile)
@@ -162,13 +163,13 @@ class FaceDepthApp(App):
 
     def preload(self) -> None:
         """Starts the engine and loads the models; a failure is a dialog (photos can still be browsed)."""
-        self.worker.preload(lambda exc: self.show_message(*preload_error_text(exc)))
+        self.worker.preload(lambda exc: self.show_message(*preload_error_text(exc)), self.settings.quality)
 
     # ------------------------------------------------------------------ settings
     @property
     def settings(self) -> GuiSettings:
         root = self.root
-        return GuiSettings(mesh_mode=root.mesh_mode, poisson_depth=int(root.poisson_depth),
+        return GuiSettings(quality=root.quality, mesh_mode=root.mesh_mode, poisson_depth=int(root.poisson_depth),
                            trim_quantile=round(float(root.trim_quantile), 3), detect_face=bool(root.detect_face))
 
     @staticmethod

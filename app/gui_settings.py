@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING
 
+from facedepth.model import resources
 from facedepth.reconstruction.settings import MESH_MODES, MeshSettings
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ TRIM_RANGE = (0.0, 0.3)
 
 @dataclass(frozen=True)
 class GuiSettings:
+    quality: str = resources.DEFAULT_QUALITY
     mesh_mode: str = MeshSettings.mode
     poisson_depth: int = MeshSettings.poisson_depth
     trim_quantile: float = MeshSettings.trim_quantile
@@ -34,7 +36,7 @@ class GuiSettings:
         from facedepth.app.pipeline import PipelineSettings  # Open3D and friends: only in the processing engine
 
         mesh = MeshSettings(mode=self.mesh_mode, poisson_depth=self.poisson_depth, trim_quantile=self.trim_quantile)
-        return PipelineSettings(detect=self.detect_face if detect is None else detect, mesh=mesh)
+        return PipelineSettings(detect=self.detect_face if detect is None else detect, mesh=mesh, quality=self.quality)
 
 
 def defaults() -> dict[str, dict[str, str]]:
@@ -54,6 +56,7 @@ def read(config) -> GuiSettings:
         except Exception:  # a hand-edited or damaged ini must not stop the app
             values[f.name] = default
     return GuiSettings(
+        quality=values["quality"] if values["quality"] in resources.QUALITIES else base.quality,
         mesh_mode=values["mesh_mode"] if values["mesh_mode"] in MESH_MODES else base.mesh_mode,
         poisson_depth=int(min(max(values["poisson_depth"], POISSON_DEPTH_RANGE[0]), POISSON_DEPTH_RANGE[1])),
         trim_quantile=float(min(max(values["trim_quantile"], TRIM_RANGE[0]), TRIM_RANGE[1])),

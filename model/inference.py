@@ -190,15 +190,18 @@ class AtTrainingScale:
         return np.where(weight > 0.5, values / np.maximum(weight, 1e-6), spec.BACKGROUND_CODE).astype(np.float32)
 
 
-def load_estimator(path: Path | None = None, num_threads: int | None = None) -> DepthEstimator:
-    """The generator at ``path`` (default: the bundled one), after checking it against its model card;
-    ``num_threads`` for LiteRT (default: every CPU)."""
+def load_estimator(path: Path | None = None, num_threads: int | None = None,
+                   quality: str = resources.DEFAULT_QUALITY) -> DepthEstimator:
+    """The generator at ``path`` (default: the bundled one of ``quality``), after checking it against its model
+    card; ``num_threads`` for LiteRT (default: every CPU)."""
     bundled = path is None
-    path = Path(path) if path is not None else resources.default_weights()
+    path = Path(path) if path is not None else resources.default_weights(quality)
     if not path.is_file():
-        if bundled and path == resources.weights_dir() / resources.GENERATOR_FILE:
-            raise WeightsError(f"bundled model missing: weights/{resources.GENERATOR_FILE} not found; "
-                               "train one with facedepth-train or pass --weights")
+        name = resources.GENERATOR_FILES[quality]
+        if bundled and path == resources.weights_dir() / name:
+            other = [q for q in resources.QUALITIES if q != quality]
+            raise WeightsError(f"bundled model missing: weights/{name} not found; train one with facedepth-train, "
+                               f"pass --weights or choose --quality {'/'.join(other)}")
         raise WeightsError(f"weights file not found: {path}")
     verify_model_card(path)
     suffix = path.suffix.lower()
@@ -211,15 +214,24 @@ def load_estimator(path: Path | None = None, num_threads: int | None = None) -> 
     raise WeightsError(f"{path}: unsupported weights format '{suffix}' (expected .tflite or .keras)")
 
 
-def as_the_app_runs_it(estimator: DepthEstimator) -> DepthEstimator:
-    """``estimator`` at the training scale, averaged with its mirror image, without its checkerboard ripple
-    (:mod:`facedepth.model.ripple`, on the generator's own grid)."""
-    return AtTrainingScale(Derippled(MirrorAveraged(estimator)))
+def passes(estimator: DepthEstimator, quality: str) -> DepthEstimator:
+    """``best``: the mean of the photo's and its mirror image's depth (two passes); ``fast``: one pass (the
+    bundled fast generator was distilled from the best one's mirror-averaged output)."""
+    if quality not in resources.QUALITIES:
+        raise ValueError(f"quality {quality!r}: choose from {', '.join(resources.QUALITIES)}")
+    return MirrorAveraged(estimator) if quality == "best" else estimator
 
 
-def load_app_estimator(path: Path | None = None, num_threads: int | None = None) -> DepthEstimator:
-    """The generator at ``path`` (default: the bundled one) as the app runs it."""
-    return as_the_app_runs_it(load_estimator(path, num_threads))
+def as_the_app_runs_it(estimator: DepthEstimator, quality: str = resources.DEFAULT_QUALITY) -> DepthEstimator:
+    """``estimator`` at the training scale, run as ``quality`` asks (:func:`passes`), without its checkerboard
+    ripple (:mod:`facedepth.model.ripple`, on the generator's own grid)."""
+    return AtTrainingScale(Derippled(passes(estimator, quality)))
+
+
+def load_app_estimator(path: Path | None = None, num_threads: int | None = None,
+                       quality: str = resources.DEFAULT_QUALITY) -> DepthEstimator:
+    """The generator at ``path`` (default: the bundled one of ``quality``) as the app runs it."""
+    return as_the_app_runs_it(load_estimator(path, num_threads, quality), quality)
 
 
 def file_sha256(path: Path) -> str:
@@ -259,22 +271,21 @@ def verify_model_card(path: Path) -> str | None:
     return actual
 
 
-def card_model_id(card: Path) -> str | None:
-    """The ``Model id:`` a model card names, or None."""
+def card_model_ids(card: Path) -> list[str]:
+    """The ``Model id:`` lines of a model card (one per generator it describes)."""
     try:
-        match = _CARD_ID.search(card.read_text(encoding="utf-8", errors="replace"))
+        return _CARD_ID.findall(card.read_text(encoding="utf-8", errors="replace"))
     except OSError:
-        return None
-    return match.group(1) if match else None
+        return []
 
 
 def check_card_id(path: Path, found: dict) -> None:
-    """Refuses a generator whose identity names another model than the card beside it."""
+    """Refuses a generator whose identity names none of the models the card beside it describes."""
     card = path.parent / resources.MODEL_CARD_FILE
-    named = card_model_id(card) if card.is_file() else None
-    if named is not None and found.get("model_id") != named:
+    named = card_model_ids(card) if card.is_file() else []
+    if named and found.get("model_id") not in named:
         raise WeightsError(f"{path}: identifies itself as {found.get('model_id')!r} but its model card "
-                           f"describes {named!r}")
+                           f"describes {' and '.join(repr(n) for n in named)}")
 
 
 def _check_shape(path: Path, what: str, actual: tuple, expected: tuple) -> None:

@@ -14,7 +14,8 @@ Steps, each reported with its figures (seconds, MB):
 5. on Linux with dpkg-deb: ``<dist>/facedepth_<version>_<arch>.deb`` installing the bundle in /opt/facedepth,
    the launcher /usr/bin/facedepth-app, a desktop entry and the icon.
 
-The weights bundled are ``weights/generator.tflite`` (+ ``MODEL_CARD.md``), or those in ``--weights DIR``;
+The weights bundled are ``weights/generator.tflite`` and ``generator_fast.tflite`` (+ ``MODEL_CARD.md``), or
+those in ``--weights DIR``;
 ``--allow-no-weights`` builds without them (trial builds: the self-test then fails). Exit status 0 when
 every step passed.
 """
@@ -380,7 +381,8 @@ def write_icon(target: Path) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", type=Path, metavar="DIR",
-                        help="folder holding generator.tflite (+ MODEL_CARD.md) to bundle (default: weights/)")
+                        help="folder holding generator.tflite and generator_fast.tflite (+ MODEL_CARD.md) to bundle "
+                             "(default: weights/)")
     parser.add_argument("--allow-no-weights", action="store_true", help="trial build without weights")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "pyinstaller",

@@ -51,13 +51,14 @@ def _built_weights(tmp_path_factory) -> tuple[Path, Path]:
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
     (folder / "MODEL_CARD.md").write_text(f"# Test generator\n\nRandom weights, ngf=8.\n\nsha256: {digest}\n"
                                           f"Model id: {TINY_MODEL_ID}\n")
+    shutil.copy(path, folder / "generator_fast.tflite")  # both qualities' files, as in weights/
     return path, foreign
 
 
 @pytest.fixture(scope="session")
 def tiny_weights(_built_weights) -> Path:
     """A random-weight generator (ngf=8) exported (and so stamped) to .tflite, with a MODEL_CARD.md holding its
-    sha256 and model id."""
+    sha256 and model id; the same file lies beside it as the fast quality's ``generator_fast.tflite``."""
     return _built_weights[0]
 
 

@@ -492,6 +492,7 @@ def test_settings_are_remembered_applied_and_reset(processed: Harness):
     app, root = processed.app, processed.root
     assert GuiSettings().mesh_mode == "grid"
     root.ids.mode_poisson.dispatch("on_release")
+    root.ids.quality_fast.dispatch("on_release")
     root.detect_face = False
     processed.frames(2)
     assert root.settings_changed and not root.ids.rebuild_button.disabled
@@ -500,6 +501,7 @@ def test_settings_are_remembered_applied_and_reset(processed: Harness):
     stored.read(ini)
     assert stored.get(gui_settings.SECTION, "mesh_mode") == "poisson"
     assert stored.get(gui_settings.SECTION, "detect_face") == "0"
+    assert stored.get(gui_settings.SECTION, "quality") == "fast"
 
     root.ids.rebuild_button.dispatch("on_release")
     processed.wait_idle()
@@ -511,6 +513,7 @@ def test_settings_are_remembered_applied_and_reset(processed: Harness):
     assert app.settings == GuiSettings()
     stored.read(ini)
     assert stored.get(gui_settings.SECTION, "mesh_mode") == GuiSettings().mesh_mode
+    assert stored.get(gui_settings.SECTION, "quality") == GuiSettings().quality == "best"
 
 
 def test_screenshot_option_saves_the_window_and_exits(tiny_weights, tmp_path, face_photo, gui):

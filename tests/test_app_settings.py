@@ -26,7 +26,7 @@ class IniConfig(configparser.ConfigParser):
 
 def test_settings_survive_a_restart(tmp_path):
     ini = tmp_path / "facedepth.ini"
-    chosen = GuiSettings(mesh_mode="grid", poisson_depth=9, trim_quantile=0.12, detect_face=False)
+    chosen = GuiSettings(quality="best", mesh_mode="grid", poisson_depth=9, trim_quantile=0.12, detect_face=False)
     gui_settings.write(IniConfig(ini), chosen)
     assert gui_settings.read(IniConfig(ini)) == chosen
 
@@ -36,7 +36,7 @@ def test_defaults_when_nothing_stored(tmp_path):
 
 
 @pytest.mark.parametrize(("key", "text"), [("mesh_mode", "marching-cubes"), ("poisson_depth", "seven"),
-                                           ("trim_quantile", "")])
+                                           ("trim_quantile", ""), ("quality", "ultra")])
 def test_damaged_values_fall_back_to_defaults(tmp_path, key, text):
     ini = tmp_path / "facedepth.ini"
     config = IniConfig(ini)
@@ -54,9 +54,9 @@ def test_out_of_range_values_are_clamped(tmp_path):
 
 
 def test_pipeline_settings_follow_the_gui_and_the_one_off_detect_override():
-    settings = GuiSettings(mesh_mode="grid", poisson_depth=6, trim_quantile=0.1, detect_face=True)
+    settings = GuiSettings(quality="best", mesh_mode="grid", poisson_depth=6, trim_quantile=0.1, detect_face=True)
     pipeline = settings.pipeline_settings()
-    assert pipeline.detect is True
+    assert pipeline.detect is True and pipeline.quality == "best"
     assert (pipeline.mesh.mode, pipeline.mesh.poisson_depth, pipeline.mesh.trim_quantile) == ("grid", 6, 0.1)
     assert settings.pipeline_settings(detect=False).detect is False
 

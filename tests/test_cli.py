@@ -300,7 +300,31 @@ def test_missing_bundled_weights(capsys, tmp_path, face_photo, monkeypatch):
     monkeypatch.setattr(resources, "weights_dir", lambda: tmp_path / "weights")
     code, _, err = _run(capsys, "predict", face_photo, "-o", tmp_path / "out")
     assert code == cli.EXIT_WEIGHTS
-    _assert_one_error(err, "bundled model missing: weights/generator.tflite not found", "--weights")
+    _assert_one_error(err, "bundled model missing: weights/generator.tflite not found", "--weights",
+                      "--quality fast")
+    code, _, err = _run(capsys, "predict", face_photo, "-o", tmp_path / "out", "--quality", "fast")
+    assert code == cli.EXIT_WEIGHTS
+    _assert_one_error(err, "bundled model missing: weights/generator_fast.tflite not found", "--quality best")
+
+
+def test_quality_picks_the_bundled_generator_and_its_passes(capsys, tmp_path, tiny_weights, face_photo,
+                                                            monkeypatch):
+    """Issue 16: fast runs weights/generator_fast.tflite once, best weights/generator.tflite on the photo and its
+    mirror image (here both are the tiny generator, so only the passes differ)."""
+    monkeypatch.delenv(resources.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(resources, "weights_dir", lambda: tiny_weights.parent)
+    depth = {}
+    for quality in ("fast", "best"):
+        out = tmp_path / quality
+        code, _, err = _run(capsys, "predict", face_photo, "-o", out, "--quality", quality, "--mesh", "none",
+                            "--save-depth", "npy")
+        assert code == 0, err
+        depth[quality] = np.load(out / "sample_face_depth.npy")
+    code, _, err = _run(capsys, "predict", face_photo, "-o", tmp_path / "default", "--mesh", "none",
+                        "--save-depth", "npy")
+    assert code == 0, err
+    assert np.array_equal(np.load(tmp_path / "default" / "sample_face_depth.npy"), depth["best"], equal_nan=True)
+    assert not np.allclose(depth["fast"], depth["best"], equal_nan=True)  # the mirror average changes it
 
 
 @pytest.mark.parametrize("damage", ["truncated", "sha-mismatch"])
@@ -326,8 +350,8 @@ def test_damaged_weights(capsys, tmp_path, tiny_weights, face_photo, damage):
     [["predict", "x.jpg"], ["predict", "x.jpg", "-o", "o", "--formats", "fbx"],
      ["predict", "x.jpg", "-o", "o", "--poisson-depth", "99"], ["predict", "x.jpg", "-o", "o", "--mesh", "cubes"],
      ["predict", "x.jpg", "-o", "o", "--faces", "some"], ["predict", "x.jpg", "-o", "o", "--solid-width", "-3"],
-     ["frobnicate"], []],
-    ids=["no-output", "format", "poisson-depth", "mesh", "faces", "solid-width", "command", "nothing"],
+     ["predict", "x.jpg", "-o", "o", "--quality", "ultra"], ["frobnicate"], []],
+    ids=["no-output", "format", "poisson-depth", "mesh", "faces", "solid-width", "quality", "command", "nothing"],
 )
 def test_usage_errors_exit_2(capsys, args):
     code, _, err = _run(capsys, *args)

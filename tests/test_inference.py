@@ -15,6 +15,7 @@ from facedepth.model.inference import (
     MirrorAveraged,
     TFLiteDepthEstimator,
     WeightsError,
+    as_the_app_runs_it,
     load_estimator,
 )
 
@@ -45,12 +46,14 @@ def test_wrong_photo_shape_is_refused(tiny_weights):
         load_estimator(tiny_weights)(np.zeros((1, 128, 128, 3), np.float32))
 
 
-def test_missing_bundled_weights_message(monkeypatch, tmp_path):
+@pytest.mark.parametrize(("quality", "name", "other"), [("best", "generator.tflite", "fast"),
+                                                         ("fast", "generator_fast.tflite", "best")])
+def test_missing_bundled_weights_message(monkeypatch, tmp_path, quality, name, other):
     monkeypatch.delenv(resources.WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(resources, "weights_dir", lambda: tmp_path)
-    with pytest.raises(WeightsError, match=r"^bundled model missing: weights/generator.tflite not found; "
-                                           r"train one with facedepth-train or pass --weights$"):
-        load_estimator()
+    with pytest.raises(WeightsError, match=rf"^bundled model missing: weights/{name} not found; train one with "
+                                           rf"facedepth-train, pass --weights or choose --quality {other}$"):
+        load_estimator(quality=quality)
 
 
 def test_missing_explicit_weights(tmp_path):
@@ -217,6 +220,17 @@ def test_mirror_average_runs_both_passes_in_one_call():
     np.testing.assert_array_equal(inner.seen[0][2:], photos[:, :, ::-1])
 
 
+@pytest.mark.parametrize(("quality", "seen"), [("fast", 2), ("best", 4)])
+def test_quality_sets_the_passes_as_the_app_runs_the_generator(quality, seen):
+    """Issue 16: the fast quality runs its generator once per photo, the best one on the photo and its mirror."""
+    inner = _FaceWhereDark()
+    photos = np.random.default_rng(6).uniform(-1, 1, (2, 256, 256, 3)).astype(np.float32)
+    assert as_the_app_runs_it(inner, quality)(photos).shape == (2, 256, 256, 1)
+    assert [len(batch) for batch in inner.seen] == [seen]
+    with pytest.raises(ValueError, match="quality 'ultra': choose from fast, best"):
+        as_the_app_runs_it(inner, "ultra")
+
+
 def test_batched_invoke_matches_one_photo_at_a_time_on_any_thread_count(tiny_weights):
     photos = np.random.default_rng(5).uniform(-1, 1, (2, *INPUT_SHAPE[1:])).astype(np.float32)
     two_threads = load_estimator(tiny_weights, num_threads=2)
@@ -274,10 +288,10 @@ def test_model_card_naming_another_model_is_refused(weights_copy):
 
 def test_bundled_generator_carries_the_identity_its_card_names():
     from facedepth.model import identity
-    from facedepth.model.inference import card_model_id
+    from facedepth.model.inference import card_model_ids
 
-    weights = resources.weights_dir() / resources.GENERATOR_FILE
-    assert identity.check_file(weights)["model_id"] == card_model_id(weights.parent / resources.MODEL_CARD_FILE)
+    weights = resources.weights_dir() / resources.GENERATOR_FILES["best"]
+    assert identity.check_file(weights)["model_id"] in card_model_ids(weights.parent / resources.MODEL_CARD_FILE)
 
 
 def test_keras_weights_without_tensorflow_are_a_weights_error(tmp_path, monkeypatch):

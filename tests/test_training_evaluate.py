@@ -150,3 +150,34 @@ def test_card_command_writes_a_card_the_weights_loader_accepts(tmp_path, tiny_we
     weights.write_bytes(bytes(data))
     with pytest.raises(Exception, match="does not match its model card"):
         load_estimator(weights)
+
+
+def test_one_card_describes_both_generators_and_the_loader_checks_each(tmp_path, tiny_weights):
+    """Issue 16: the fast (distilled) generator's part is added to the card beside the best one's; each file
+    must match its own sha256 and model id among the card's."""
+    from facedepth.model import identity
+    from facedepth.model.inference import WeightsError, file_sha256, load_estimator
+
+    run, data = _write_run(tmp_path)
+    labelled = tmp_path / "labelled"
+    for split in ("train", "val"):
+        (labelled / split).mkdir(parents=True)
+        (labelled / split / "index.jsonl").write_text(
+            json.dumps({"kind": "real", "teacher": "test-generator-ngf8"}) + "\n")
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    best, fast = folder / "generator.tflite", folder / "generator_fast.tflite"
+    shutil.copy(tiny_weights, best)
+    fast.write_bytes(identity.stamp(tiny_weights.read_bytes(), "test-student-ngf8"))
+    card = folder / "MODEL_CARD.md"
+    write_card(card, best, file_sha256(best), run, data, _report(), precision="fp32")
+    for _ in range(2):  # adding the same file's part again replaces it
+        write_card(card, fast, file_sha256(fast), run, labelled, _report(), precision="fp32", add_to=True)
+    text = card.read_text()
+    assert text.count("# FaceDepth ") == 2 and "# FaceDepth fast generator (distilled) — model card" in text
+    assert "Model id: test-generator-ngf8" in text and "Model id: test-student-ngf8" in text
+    assert "Distilled from `test-generator-ngf8`" in text and "teacher-labels" in text
+    load_estimator(best), load_estimator(fast)
+    fast.write_bytes(identity.stamp(tiny_weights.read_bytes(), "test-other-ngf8"))
+    with pytest.raises(WeightsError, match="does not match its model card"):
+        load_estimator(fast)

@@ -28,7 +28,7 @@ def test_labels_are_the_generators_output_and_photos_are_linked(tmp_path, tiny_w
     _write_dataset(source)
     assert main(["teacher-labels", "--data", str(source), "--weights", str(tiny_weights), "--out", str(out),
                  "--workers", "1"]) == 0
-    estimator = load_app_estimator(tiny_weights)
+    estimator = load_app_estimator(tiny_weights, quality="best")
     for split in ("train", "val"):
         records = {r["name"]: r for r in storage.read_index(out / split)}
         assert sorted(records) == ["s0", "s1", "s2"]

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from facedepth.model.reporting import configure_logging
+from facedepth.model.resources import QUALITIES
 from facedepth.training import storage
 from facedepth.training.evaluate_real_depth import default_real_depth_dir
 from facedepth.training.facemodel import default_sfm_dir
@@ -74,6 +75,9 @@ def _add_train(sub) -> None:
     p.add_argument("--real-depth", type=Path, nargs="?", const=default_real_depth_dir(), metavar="DIR",
                    help="score the generator on a real-depth set after every epoch (default set: %(const)s)")
     p.add_argument("--real-depth-limit", type=int, help="score at most this many real-depth samples per epoch")
+    p.add_argument("--real-depth-quality", choices=QUALITIES, default=TrainConfig.real_depth_quality,
+                   help="run the generator there mirror-averaged (best) or in one pass (fast: for a distilled "
+                        "student) (default: %(default)s)")
     p.add_argument("--select-by", choices=SELECTION_METRICS, default=TrainConfig.select_by,
                    help="validation figure that picks the best epoch and drives early stop (default: %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
@@ -171,6 +175,7 @@ def _train(args) -> int:
                           steps_per_epoch=args.steps_per_epoch,
                           max_minutes=args.max_minutes, patience=args.patience, init_weights=args.init_weights,
                           real_depth=args.real_depth, real_depth_limit=args.real_depth_limit,
+                          real_depth_quality=args.real_depth_quality,
                           select_by=args.select_by, precision=args.precision)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from facedepth.model import depthcode, spec
 from facedepth.model.crop import CropBox
 from facedepth.model.files import atomic_write_bytes
+from facedepth.model.resources import DEFAULT_QUALITY, QUALITIES
 from facedepth.training import storage
 from facedepth.training.evaluate_real_depth import default_real_depth_dir, evaluate_methods, load_real_depth_set
 from facedepth.training.evaluate_real_depth import format_table as format_real_depth_table
@@ -130,15 +131,18 @@ def _baseline_errors(rec: dict, photo: np.ndarray, true_code: np.ndarray,
 
 
 def evaluate(data_dir: Path, weights: Path | None, kinds: tuple[str, ...] = ("synthetic", "real"),
-             limit: int | None = None, sfm_dir: Path | None = None, baselines_only: bool = False) -> dict:
-    """Per-kind, per-method median/mean RMSE and MAE (mm), coverage and failure counts."""
-    from facedepth.model.inference import AtTrainingScale, as_the_app_runs_it, load_estimator
+             limit: int | None = None, sfm_dir: Path | None = None, baselines_only: bool = False,
+             quality: str = DEFAULT_QUALITY) -> dict:
+    """Per-kind, per-method median/mean RMSE and MAE (mm), coverage and failure counts. The generator (the
+    bundled one of ``quality`` unless ``weights``) is scored as the app runs it at each quality: one pass
+    ("generator", the ``fast`` path) and mirror-averaged ("generator_mirror", the ``best`` path)."""
+    from facedepth.model.inference import as_the_app_runs_it, load_estimator
 
     generators = {}
     if not baselines_only:
-        estimator = load_estimator(weights)
-        generators = {"generator": AtTrainingScale(estimator),
-                      "generator_mirror": as_the_app_runs_it(estimator)}
+        estimator = load_estimator(weights, quality=quality)
+        generators = {"generator": as_the_app_runs_it(estimator, "fast"),
+                      "generator_mirror": as_the_app_runs_it(estimator, "best")}
     split_dir = Path(data_dir) / "val"
     cache_path = split_dir / BASELINE_CACHE
     cache: dict = json.loads(cache_path.read_text()) if cache_path.exists() else {}
@@ -180,7 +184,7 @@ def _run_real_depth(args) -> int:
     baselines = tuple(b for b in args.baselines.split(",") if b and b != "none")
     try:
         methods = methods_for(args.weights, not args.baselines_only, baselines, args.teacher, args.fuse,
-                              args.repose)
+                              args.repose, quality=args.quality)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -222,7 +226,10 @@ def format_table(report: dict) -> str:
 def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="held-out errors of the generator and landmark baselines")
     p.add_argument("--data", type=Path, default=storage.DEFAULT_DATA_DIR)
-    p.add_argument("--weights", type=Path, help="generator .tflite (default: the bundled one)")
+    p.add_argument("--weights", type=Path, help="generator .tflite (default: the bundled one of --quality)")
+    p.add_argument("--quality", choices=QUALITIES, default=DEFAULT_QUALITY,
+                   help="real depth: run the generator as the app does at this quality, one pass (fast) or "
+                        "mirror-averaged (best); held-out splits report both (default: %(default)s)")
     p.add_argument("--limit", type=int, help="at most this many samples per kind")
     p.add_argument("--json", type=Path, help="write the full report here")
     p.add_argument("--baselines-only", action="store_true", help="compute (and cache) the baselines only")
@@ -252,7 +259,8 @@ def _named_folder(text: str) -> tuple[str, Path]:
 def _run(args) -> int:
     if args.real_depth is not None:
         return _run_real_depth(args)
-    report = evaluate(args.data, args.weights, limit=args.limit, baselines_only=args.baselines_only)
+    report = evaluate(args.data, args.weights, limit=args.limit, baselines_only=args.baselines_only,
+                      quality=args.quality)
     print(format_table(report))
     if args.json:
         atomic_write_bytes(args.json, json.dumps(report, indent=1).encode())

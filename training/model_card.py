@@ -1,6 +1,10 @@
 """``facedepth-train card``: writes weights/MODEL_CARD.md from a training run, its export and an evaluation
 report. Every fact on the card comes from those or from the code that made them (the depth code's
 constants, the render ranges, the split), so the card cannot drift from what was trained.
+
+One card describes every generator in its folder: ``--add-to`` puts a generator's part into an existing card,
+in place of an earlier part for the same file (the app checks a file against every sha256 and model id
+the card lists).
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -34,6 +39,12 @@ FACE_MODEL_SOURCES = {
 }
 
 
+def teacher_of(data_dir: Path) -> str | None:
+    """The generator whose output every training target is (a data set made by ``teacher-labels``), or None."""
+    teachers = {r.get("teacher") for r in storage.read_index(Path(data_dir) / "train")}
+    return teachers.pop() if len(teachers) == 1 and None not in teachers else None
+
+
 def face_model_counts(data_dir: Path, trained_on: list[str] | None = None) -> Counter:
     """Synthetic training renders per face model (records without the field are Surrey renders), of the
     face models ``trained_on`` only when given (the run's ``--face-models``)."""
@@ -42,16 +53,21 @@ def face_model_counts(data_dir: Path, trained_on: list[str] | None = None) -> Co
     return found if trained_on is None else Counter({m: n for m, n in found.items() if m in trained_on})
 
 
-def licence_section(face_models: Counter, real_photos: int, parent: str | None = None) -> str:
+def licence_section(face_models: Counter, real_photos: int, parent: str | None = None,
+                    teacher: str | None = None) -> str:
     """Which face models and photo sets the weights were trained from (``parent``: the generator a fine-tune
-    started from, whose data the weights carry too), and the licence that follows."""
+    started from; ``teacher``: the generator whose output the targets are; the weights carry their data too),
+    and the licence that follows."""
     used = [m for m in FACE_MODEL_SOURCES if face_models.get(m)]
+    targets = f"the depth of `{teacher}`" if teacher else "Surrey Face Model pseudo ground truth"
     lines = ["Trained from: " + "; ".join(
         [f"{face_models[m]} renders of {FACE_MODEL_SOURCES[m]}" for m in used]
-        + [f"{real_photos} UTKFace photos with Surrey Face Model pseudo ground truth" if real_photos else ""]
+        + [f"{real_photos} UTKFace photos with {targets}" if real_photos else ""]
     ).strip("; ") + "."]
     if parent:
         lines.append(f"Fine-tuned from `{parent}`: whatever that generator was trained from is in these weights too.")
+    if teacher:
+        lines.append(f"Distilled from `{teacher}`: whatever that generator was trained from is in these weights too.")
     if used:
         lines.append("Every render wears skin textures extracted from UTKFace photos (non-commercial research "
                      "only) with the Surrey Face Model" + ("; ICT renders wear them mapped into the ICT UV layout."
@@ -115,11 +131,11 @@ def _model_id_line(weights: Path) -> str:
 
 def write_card(
     out: Path, weights: Path, sha256: str, run_dir: Path, data_dir: Path, eval_report: dict, notes: str = "",
-    real_depth_report: dict | None = None, precision: str | None = None,
+    real_depth_report: dict | None = None, precision: str | None = None, add_to: bool = False,
 ) -> None:
     """The card for ``weights``. ``real_depth_report``: what
     :func:`facedepth.training.evaluate_real_depth.evaluate_methods` gives; ``precision``: "fp16"/"fp32", read
-    from the file when not given."""
+    from the file when not given; ``add_to``: put it into the card already at ``out`` (:func:`merged_card`)."""
     state = json.loads((Path(run_dir) / "state.json").read_text())
     config = json.loads((Path(run_dir) / "config.json").read_text())
     counts = data_counts(data_dir)
@@ -133,7 +149,8 @@ def write_card(
     precision = precision or weight_precision(weights)
     poses = SyntheticConfig()
     near, far = poses.distance_mm
-    text = f"""# FaceDepth generator — model card
+    teacher = teacher_of(data_dir)
+    text = f"""# FaceDepth {"fast generator (distilled)" if teacher else "generator"} — model card
 
 File: `{Path(weights).name}` ({size_mb:.1f} MB, LiteRT flatbuffer, {precision} weights)
 sha256: {sha256}{_model_id_line(Path(weights))}
@@ -145,9 +162,9 @@ background at {spec.BACKGROUND_CODE:+}. The app converts it to millimetres under
 distance.
 
 ## Architecture and recipe (the seed paper's pix2pix)
-U-Net generator, ngf={config["ngf"]} ({"%.1f" % (config["ngf"] ** 2 * 13.29e-3)} M parameters), 70x70 PatchGAN
-discriminator (ndf={config["ndf"]}); {_gan_term(config.get("gan_weight", 1.0))}{config["lambda_l1"]:.0f} x L1; Adam
-lr {config["learning_rate"]} (discriminator x {config.get("d_lr_factor", 1.0)}), beta1 {config["beta_1"]};
+U-Net generator, ngf={config["ngf"]} ({"%.1f" % (config["ngf"] ** 2 * 13.29e-3)} M parameters), {_discriminator(config)}
+{_gan_term(config.get("gan_weight", 1.0))}{config["lambda_l1"]:.0f} x L1; Adam
+lr {config["learning_rate"]}{_d_rate(config)}, beta1 {config["beta_1"]};
 batch {config["data"]["batch_size"]}; random jitter (resize {spec.JITTER_SIZE}, crop {spec.IMAGE_SIZE}), mirroring,
 photometric jitter
 (brightness, contrast, saturation, hue, grey, blur, JPEG, noise).
@@ -159,8 +176,8 @@ Real-photo share per batch: {config["data"]["real_fraction"]}.
 | train | {counts["train"].get("real", 0)} | {sum(models.values())} |
 | held out | {counts["val"].get("real", 0)} | {counts["val"].get("synthetic", 0)} |
 
-* Real: {_real_photos_line(counts["train"].get("real", 0))} Held out by a hash of the file name
-  ({VAL_FRACTION:.0%}).
+* Real: {_real_photos_line(counts["train"].get("real", 0), teacher)} Held out by a hash of the file name
+  ({VAL_FRACTION:.0%}).{_targets_line(teacher)}
 * Synthetic: {", ".join(f"{n} {m}" for m, n in sorted(models.items())) or "no"} renders (`generate synthetic
   --face-model`) with random identity/expression, yaw up to ±{poses.yaw_deg:.0f}°, pitch
   ±{poses.pitch_deg:.0f}°, roll ±{poses.roll_deg:.0f}°, perspective camera {near:.0f}-{far:.0f} mm, ambient +
@@ -185,9 +202,24 @@ near zero by construction: compare the generator with the posed mean face there.
 {notes}
 
 ## Licence
-{licence_section(models, counts["train"].get("real", 0), config.get("init_model_id"))}
+{licence_section(models, counts["train"].get("real", 0), config.get("init_model_id"), teacher)}
 """
+    if add_to and Path(out).is_file():
+        text = merged_card(Path(out).read_text(encoding="utf-8"), text)
     atomic_write_bytes(Path(out), text.encode())
+
+
+def merged_card(existing: str, part: str) -> str:
+    """``part`` (one generator's card) put into the card text ``existing``, replacing an earlier part for the
+    same file: parts begin at their ``# FaceDepth ...`` title and name their file on a ``File:`` line."""
+    parts = [p for p in re.split(r"(?m)^(?=# FaceDepth )", existing) if p.strip()]
+    kept = [p for p in parts if _file_of(p) != _file_of(part)]
+    return "\n".join(p.rstrip() + "\n" for p in [*kept, part])
+
+
+def _file_of(part: str) -> str | None:
+    match = re.search(r"(?m)^File: `([^`]+)`", part)
+    return match.group(1) if match else None
 
 
 def add_parser(sub) -> None:
@@ -200,6 +232,9 @@ def add_parser(sub) -> None:
                    help="`facedepth-train evaluate --real-depth --json` report, for the real-depth section")
     p.add_argument("--notes", type=Path, metavar="MARKDOWN", help="text to add after the evaluation table")
     p.add_argument("--out", type=Path, help="where to write the card (default: MODEL_CARD.md beside --weights)")
+    p.add_argument("--add-to", action="store_true",
+                   help="put this generator's part into the existing card (replacing its earlier part) instead of "
+                        "writing a card of its own: one card for every generator in the folder")
     p.set_defaults(func=_run)
 
 
@@ -208,9 +243,20 @@ def _run(args: argparse.Namespace) -> int:
     notes = args.notes.read_text() if args.notes else ""
     report = json.loads(args.eval.read_text())
     real_depth = json.loads(args.real_depth_eval.read_text()) if args.real_depth_eval else None
-    write_card(out, args.weights, file_sha256(args.weights), args.run_dir, args.data, report, notes, real_depth)
+    write_card(out, args.weights, file_sha256(args.weights), args.run_dir, args.data, report, notes, real_depth,
+               add_to=args.add_to)
     print(out)
     return 0
+
+
+def _discriminator(config: dict) -> str:
+    if config.get("gan_weight", 1.0) == 0:
+        return "no discriminator (none is run without a GAN term);"
+    return f"70x70 PatchGAN discriminator (ndf={config['ndf']});"
+
+
+def _d_rate(config: dict) -> str:
+    return "" if config.get("gan_weight", 1.0) == 0 else f" (discriminator x {config.get('d_lr_factor', 1.0)})"
 
 
 def _gan_term(weight: float) -> str:
@@ -228,10 +274,21 @@ def _parent_line(config: dict) -> str:
     return f"Fine-tuned from the generator `{parent}` (its batch-norms frozen as folded into its export): "
 
 
-def _real_photos_line(trained: int) -> str:
+def _targets_line(teacher: str | None) -> str:
+    if not teacher:
+        return ""
+    return (f"\n* Targets: not the data set's own, but the depth that the generator `{teacher}` gives each photo "
+            "and render as the app runs it at its best quality (training scale, mirror-averaged, ripple removed; "
+            "`facedepth-train teacher-labels`), so this generator learns to give in one pass what that one gives "
+            "in two.")
+
+
+def _real_photos_line(trained: int, teacher: str | None = None) -> str:
     if not trained:
         return ("no photo was in this run's batches (real-photo share 0); the held-out UTKFace photos are scored "
                 "against pseudo ground truth below.")
+    if teacher:
+        return "UTKFace photos (../shared/data/faces/utkface), cropped by their 68 dlib landmarks."
     return ("UTKFace photos (../shared/data/faces/utkface), 68 dlib landmarks, Surrey Face Model fit (eos: shape + 6 "
             "expression blendshapes + pose), fitted depth rendered in the same crop.")
 

@@ -22,6 +22,7 @@ from facedepth.model import crop, depthcode, spec
 from facedepth.model.face import FaceDetector
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import DepthEstimator
+from facedepth.model.resources import DEFAULT_QUALITY
 from facedepth.training.evaluate_real_depth import DepthMethod, RealSample
 from facedepth.training.teachers import align_to, blend
 
@@ -163,14 +164,14 @@ def parse_named_folder(text: str) -> tuple[str, Path]:
 
 def methods_for(weights: Path | None, with_generator: bool = True, baselines: tuple[str, ...] = BASELINES,
                 teachers: list[tuple[str, Path]] = (), fusions: list[str] = (), reposings: list[str] = (),
-                sfm_dir: Path | None = None) -> dict[str, DepthMethod]:
-    """The methods to score: the generator (as the app runs it), baselines, saved maps, fusions 'A+B' of any
-    two of those, and reposings 'S@P' (S's shape in P's pose) of any two of all the former."""
+                sfm_dir: Path | None = None, quality: str = DEFAULT_QUALITY) -> dict[str, DepthMethod]:
+    """The methods to score: the generator (as the app runs it at ``quality``), baselines, saved maps, fusions
+    'A+B' of any two of those, and reposings 'S@P' (S's shape in P's pose) of any two of all the former."""
     methods: dict[str, DepthMethod] = {}
     if with_generator:
         from facedepth.model.inference import load_app_estimator
 
-        methods["generator"] = app_generator(load_app_estimator(weights))
+        methods["generator"] = app_generator(load_app_estimator(weights, quality=quality))
     methods.update(baseline_methods(baselines, sfm_dir))
     methods.update({name: saved_maps(folder) for name, folder in teachers})
     for fusion in fusions:

@@ -39,14 +39,17 @@ class RemembersFaces(FaceDetector):
 class RealDepthValidator:
     """Scores generators on the real-depth set; build once, call every epoch."""
 
-    def __init__(self, folder: Path, limit: int | None = None) -> None:
+    def __init__(self, folder: Path, limit: int | None = None, quality: str = "best") -> None:
+        self.quality = quality
+        """How the generator is run (:func:`facedepth.model.inference.passes`): a student is validated in the
+        one pass the app gives it, the full generator mirror-averaged."""
         self.samples = load_real_depth_set(folder, limit)
         self._photos = {s.stem: load_photo(s.image_path) for s in self.samples}
         self._detector = RemembersFaces()
 
     def __call__(self, generator: GeneratorCall) -> dict:
         """The set's summary for ``generator``: median_rmse_mm, median_rmse_tilt_mm, failures, per pose, ..."""
-        service = DepthService(as_the_app_runs_it(generator), self._detector)
+        service = DepthService(as_the_app_runs_it(generator, self.quality), self._detector)
 
         def predict(sample: RealSample) -> np.ndarray | None:
             try:

@@ -33,7 +33,7 @@ _state: dict = {}
 def _init(weights: Path) -> None:
     from facedepth.model.inference import load_app_estimator
 
-    _state["estimator"] = load_app_estimator(weights, num_threads=1)  # one per worker process
+    _state["estimator"] = load_app_estimator(weights, num_threads=1, quality="best")  # one per worker process
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

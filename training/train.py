@@ -104,7 +104,8 @@ def train(cfg: TrainConfig, resume: bool = False,
     if cfg.real_depth is not None:
         from facedepth.training.real_depth_validation import RealDepthValidator
 
-        validations.insert(0, cb.RealDepthValidation(RealDepthValidator(cfg.real_depth, cfg.real_depth_limit)))
+        validator = RealDepthValidator(cfg.real_depth, cfg.real_depth_limit, cfg.real_depth_quality)
+        validations.insert(0, cb.RealDepthValidation(validator))
     preview_photos, preview_targets = next(iter(val_ds.unbatch().batch(4)))
     callbacks = [
         cb.EpochThroughput(cfg.data.batch_size),

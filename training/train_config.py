@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from facedepth.model.resources import QUALITIES
 from facedepth.training.precision import PRECISIONS
 
 SELECTION_METRICS = ("val_face_mae", "real_rmse")
@@ -63,6 +64,9 @@ class TrainConfig:
     real_depth: Path | None = None
     """A real-depth set to score the generator on after every epoch, as the app runs it (validation only)."""
     real_depth_limit: int | None = None
+    real_depth_quality: str = "best"
+    """How the real-depth validation runs the generator: "best" (mirror-averaged, the full generator's path) or
+    "fast" (one pass, a distilled student's path)."""
     select_by: str = "val_face_mae"
     """The validation figure that picks the best epoch and drives early stop: ``val_face_mae`` (held-out
     renders and pseudo ground truth) or ``real_rmse`` (median RMSE in mm on ``real_depth``)."""
@@ -74,6 +78,8 @@ class TrainConfig:
     """XLA-compile the train step; slower on CPUs, where it gives up oneDNN's convolutions."""
 
     def __post_init__(self) -> None:
+        if self.real_depth_quality not in QUALITIES:
+            raise ValueError(f"real_depth_quality {self.real_depth_quality!r}: choose from {', '.join(QUALITIES)}")
         if self.select_by not in SELECTION_METRICS:
             raise ValueError(f"select_by {self.select_by!r}: choose from {', '.join(SELECTION_METRICS)}")
         if self.select_by == "real_rmse" and self.real_depth is None:
