@@ -23,7 +23,7 @@ import trimesh
 
 from facedepth.app import interrupts
 from facedepth.model import files, native, resources, spec
-from facedepth.model.face import Face
+from facedepth.model.face import Face, FaceDetector
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import load_app_estimator
 from facedepth.model.progress import Progress, Stage
@@ -76,18 +76,15 @@ class Pipeline:
         self.weights = weights
         self.num_threads = num_threads
         """LiteRT threads for the generator (default: every CPU)."""
+        self._detector = FaceDetector()  # its dlib models load on first use
         self._services: dict[str, DepthService] = {}
 
     def service(self, quality: str = resources.DEFAULT_QUALITY) -> DepthService:
         """The depth service of ``quality``, its generator loaded and checked on the first call."""
         if quality not in self._services:
-            loaded = next(iter(self._services.values()), None)
             estimator = load_app_estimator(self.weights, self.num_threads, quality)
-            self._services[quality] = DepthService(estimator, loaded.detector if loaded else None)
+            self._services[quality] = DepthService(estimator, self._detector)
         return self._services[quality]
-
-    def loaded(self, quality: str) -> bool:
-        return quality in self._services
 
     def find_faces(self, rgb: np.ndarray, settings: PipelineSettings | None = None) -> list[Face | None]:
         """The faces :meth:`run` can be asked for, numbered left to right (see :func:`face_stems`); ``[None]``
@@ -120,7 +117,7 @@ class Pipeline:
         stage = Progress(progress, cancelled)
 
         stage(Stage.LOADING)
-        if not self.loaded(settings.quality):
+        if settings.quality not in self._services:
             start = time.perf_counter()
             self.service(settings.quality)  # loads the generator, timed separately from the photo
             timings["load model"] = time.perf_counter() - start

@@ -64,23 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     files = {"best": args.best or resources.default_weights("best"),
              "fast": args.fast or resources.default_weights("fast")}
     detector = FaceDetector()
-    options = {(file, passes): as_the_app_runs_it(load_estimator(files[file]), passes)
-               for file in files for passes in PASSES}
-    names = {f"{file} generator, {PASSES[passes][0]}": (file, passes) for file, passes in options}
-    figures: dict[str, dict] = {}
-    for name, (file, passes) in names.items():
-        estimator = options[file, passes]
-        figures[name] = {"file": str(files[file]), "passes": passes,
-                         "photo_to_depth_ms": photo_to_depth_ms(DepthService(estimator, detector),
-                                                                resources.sample_image(), args.runs)}
+    loaded = {file: load_estimator(path) for file, path in files.items()}
+    runs = {f"{file} generator, {words}": (file, passes) for file in files for passes, (words, _) in PASSES.items()}
+    options = {name: as_the_app_runs_it(loaded[file], passes) for name, (file, passes) in runs.items()}
+    figures = {name: {"file": str(files[file]), "passes": passes,
+                      "photo_to_depth_ms": photo_to_depth_ms(DepthService(options[name], detector),
+                                                             resources.sample_image(), args.runs)}
+               for name, (file, passes) in runs.items()}
     for file, path in files.items():
         report = evaluate(args.data, path, limit=args.limit, quality=file)
         for words, method in PASSES.values():
             for kind, rep in report.items():
                 figures[f"{file} generator, {words}"][f"heldout_{kind}_mm"] = rep["methods"][method]["median_rmse_mm"]
     samples = load_real_depth_set(args.real_depth)
-    real = evaluate_methods(samples, {name: app_generator(options[key]) for name, key in names.items()})
-    for name in names:
+    real = evaluate_methods(samples, {name: app_generator(estimator) for name, estimator in options.items()})
+    for name in options:
         summary = real["methods"][name]
         figures[name].update(real_mm=summary["median_rmse_mm"], real_tilt_mm=summary["median_rmse_tilt_mm"],
                              real_failures=summary["failures"])
