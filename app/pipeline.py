@@ -75,8 +75,8 @@ class Pipeline:
     def __init__(self, weights: Path | None = None, num_threads: int | None = None) -> None:
         self.weights = weights
         self.num_threads = num_threads
-        """LiteRT threads for the generator (default: every CPU)."""
-        self._detector = FaceDetector()  # its dlib models load on first use
+        """Threads for the generator (LiteRT) and face detection (default: every CPU)."""
+        self._detector = FaceDetector(threads=num_threads)  # its dlib models load on first use
         self._services: dict[str, DepthService] = {}
 
     def service(self, quality: str = resources.DEFAULT_QUALITY) -> DepthService:

