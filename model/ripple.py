@@ -29,13 +29,18 @@ WAVES = ((1, 0), (0, 1), (1, 1), (1, -1))
 
 
 def _smoothed(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Separable convolution with ``kernel`` (odd length), edges padded with zeros."""
+    """Separable convolution of the last two axes with ``kernel`` (odd length), edges padded with zeros."""
     half = len(kernel) // 2
     out = image
-    for axis in (0, 1):
-        padded = np.pad(out, [(half, half) if a == axis else (0, 0) for a in (0, 1)])
+    for axis in (-2, -1):
+        padded = np.pad(out, [(half, half) if a == out.ndim + axis else (0, 0) for a in range(out.ndim)])
         n = out.shape[axis]
-        view = (lambda i, p=padded, n=n: p[i:i + n]) if axis == 0 else (lambda i, p=padded, n=n: p[:, i:i + n])
+        if axis == -2:
+            def view(i: int, p: np.ndarray = padded, n: int = n) -> np.ndarray:
+                return p[..., i:i + n, :]
+        else:
+            def view(i: int, p: np.ndarray = padded, n: int = n) -> np.ndarray:
+                return p[..., i:i + n]
         acc = kernel[0] * view(0)
         for i in range(1, len(kernel)):
             acc += kernel[i] * view(i)
@@ -45,57 +50,72 @@ def _smoothed(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _tables(shape: tuple[int, int]):
-    """For a grid of ``shape``: the trend's binomial kernel, the envelope's Gaussian kernel, each wave on
-    the grid, and per axis the linear interpolation from the coarse grid of PERIOD-pixel cells."""
+    """For a grid of ``shape``: the trend's binomial kernel, the envelope's Gaussian kernel, and the WAVES on
+    the grid, stacked (len(WAVES), H, W)."""
     binomial = np.array([1.0])
     for _ in range(TREND_TAPS - 1):
         binomial = np.convolve(binomial, [0.5, 0.5])
     taps = np.arange(-3 * int(ENVELOPE_SIGMA), 3 * int(ENVELOPE_SIGMA) + 1)
     gaussian = np.exp(-(taps**2) / (2 * ENVELOPE_SIGMA**2))
     rows, cols = np.mgrid[: shape[0], : shape[1]]
-    waves = [np.exp(2j * np.pi * (dr * rows + dc * cols) / PERIOD).astype(np.complex64) for dr, dc in WAVES]
+    waves = np.stack([np.exp(2j * np.pi * (dr * rows + dc * cols) / PERIOD) for dr, dc in WAVES]).astype(np.complex64)
+    return binomial.astype(np.float32), (gaussian / gaussian.sum()).astype(np.float32), waves
 
-    def upsampling(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Linear interpolation from the n // PERIOD cells to n pixels: (lower cell, upper cell, weight)."""
-        at = np.clip((np.arange(n) - (PERIOD - 1) / 2) / PERIOD, 0, n // PERIOD - 1)  # pixel -> cell coordinate
-        lower = np.floor(at).astype(int)
-        return lower, np.minimum(lower + 1, n // PERIOD - 1), (at - lower).astype(np.float32)
 
-    return binomial.astype(np.float32), (gaussian / gaussian.sum()).astype(np.float32), waves, \
-        upsampling(shape[0]), upsampling(shape[1])
+@functools.lru_cache(maxsize=64)
+def _upsampling(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Linear interpolation from the n // PERIOD cells to n pixels: (lower cell, upper cell, weight)."""
+    at = np.clip((np.arange(n) - (PERIOD - 1) / 2) / PERIOD, 0, n // PERIOD - 1)  # pixel -> cell coordinate
+    lower = np.floor(at).astype(int)
+    return lower, np.minimum(lower + 1, n // PERIOD - 1), (at - lower).astype(np.float32)
 
 
 def _cells(image: np.ndarray) -> np.ndarray:
-    """Sums over PERIOD x PERIOD cells: a 4-pixel box, which also cancels every wave but the one demodulated."""
-    h, w = image.shape
-    return image.reshape(h // PERIOD, PERIOD, w // PERIOD, PERIOD).sum(axis=(1, 3))
+    """Sums over PERIOD x PERIOD cells of the last two axes: a 4-pixel box, which also cancels every wave but
+    the one demodulated."""
+    *lead, h, w = image.shape
+    return image.reshape(*lead, h // PERIOD, PERIOD, w // PERIOD, PERIOD).sum(axis=(-3, -1))
 
 
 def _upsampled(cells: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
-    """Bilinear interpolation of a coarse grid (element-wise: no BLAS threads to fight the generator's)."""
+    """Bilinear interpolation of coarse grids (the last two axes; element-wise: no BLAS threads to fight the
+    generator's)."""
     lower, upper, weight = rows
-    out = cells[lower] * (1 - weight)[:, None] + cells[upper] * weight[:, None]
+    out = cells[..., lower, :] * (1 - weight)[:, None] + cells[..., upper, :] * weight[:, None]
     lower, upper, weight = cols
-    return out[:, lower] * (1 - weight) + out[:, upper] * weight
+    return out[..., lower] * (1 - weight) + out[..., upper] * weight
+
+
+def _face_window(face: np.ndarray) -> tuple[slice, slice]:
+    """The face's bounding box on the grid of PERIOD-pixel cells, one cell wider on every side (the cells the
+    face pixels interpolate from). Outside the face the relief and the weights are 0, so the ripple found in
+    this window is the one the whole grid would give."""
+    def span(hits: np.ndarray, n: int) -> slice:
+        first, last = np.flatnonzero(hits)[[0, -1]]
+        return slice(max(0, (first // PERIOD - 1) * PERIOD), min(n, (last // PERIOD + 2) * PERIOD))
+
+    return span(face.any(axis=1), face.shape[0]), span(face.any(axis=0), face.shape[1])
 
 
 def ripple(code: np.ndarray) -> np.ndarray:
     """The ripple component of one (H, W) depth code inside its face (0 elsewhere): for each of WAVES, the
     face relief's local amplitude and phase at that wave, found by demodulation with weights over face
     pixels only (so the outline does not bias it), on a grid of PERIOD-pixel cells."""
-    face = depthcode.face_mask(code).astype(np.float32)
-    if not face.any():
-        return np.zeros_like(code)
-    binomial, gaussian, waves, up_rows, up_cols = _tables(code.shape)
+    mask = depthcode.face_mask(code)
+    total = np.zeros(code.shape, np.float32)
+    if not mask.any():
+        return total
+    binomial, gaussian, waves = _tables(code.shape)
+    rows, cols = _face_window(mask)
+    code, face, waves = code[rows, cols], mask[rows, cols].astype(np.float32), waves[:, rows, cols]
     trend = _smoothed(code * face, binomial) / np.maximum(_smoothed(face, binomial), 1e-6)
     relief = (code - trend) * face
     envelope = _smoothed(_cells(face), gaussian)
     valid = envelope > MIN_WEIGHT * PERIOD**2
-    total = np.zeros(code.shape, np.float32)
-    for wave in waves:
-        amplitude = np.where(valid, _smoothed(_cells(relief * np.conj(wave)), gaussian) / np.maximum(envelope, 1e-6), 0)
-        total += 2 * (_upsampled(amplitude, up_rows, up_cols) * wave).real  # the wave and its mirror: real
-    return (total * face).astype(np.float32)
+    amplitude = np.where(valid, _smoothed(_cells(relief * np.conj(waves)), gaussian) / np.maximum(envelope, 1e-6), 0)
+    found = 2 * (_upsampled(amplitude, _upsampling(face.shape[0]), _upsampling(face.shape[1])) * waves).real
+    total[rows, cols] = found.sum(axis=0) * face  # each wave and its mirror: real
+    return total
 
 
 class Derippled:
