@@ -110,12 +110,13 @@ def _warp_separable(source: np.ndarray, inverse: np.ndarray, window: tuple[int, 
     source = source.reshape(*source.shape[:2], -1)
     fx, fy = fx[None, :, None], fy[:, None, None]
 
-    def at(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        return source.take(rows, axis=0).take(cols, axis=1).astype(np.float32)
+    def blended(rows: np.ndarray) -> np.ndarray:
+        """The source's ``rows`` (gathered once), each interpolated between its two neighbouring columns."""
+        picked = source.take(rows, axis=0)
+        left, right = (picked.take(cols, axis=1).astype(np.float32) for cols in (col0, col1))
+        return left * (1 - fx) + right * fx
 
-    upper = at(row0, col0) * (1 - fx) + at(row0, col1) * fx
-    lower = at(row1, col0) * (1 - fx) + at(row1, col1) * fx
-    return upper * (1 - fy) + lower * fy
+    return blended(row0) * (1 - fy) + blended(row1) * fy
 
 
 def _warp_general(source: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int],
