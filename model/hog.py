@@ -133,17 +133,24 @@ class SplitPyramidDetector:
         self.whole = dlib.get_frontal_face_detector()
         split = fine_levels_copy(dlib, self.whole, SPLIT_LEVEL) if split else None
         self.fine, self.overlaps = split if split is not None else (None, None)
-        self._helper = ThreadPoolExecutor(1, thread_name_prefix="hog-coarse") if split is not None else None
+        self._helper: tuple[int, ThreadPoolExecutor] | None = None
         self._lock = threading.Lock()
 
     def run(self, image: np.ndarray, upsample: int, adjust_threshold: float) -> list[Box]:
         with self._lock:
             # dlib's 2x upsampling has no Python binding to make the helper's level from, so those run whole
-            if upsample or self.fine is None or self._helper is None:
+            if upsample or self.fine is None:
                 return _boxes(*self.whole.run(image, upsample, adjust_threshold)[:2])
-            coarse = self._helper.submit(self._coarse_levels, image, adjust_threshold)
+            coarse = self._helper_thread().submit(self._coarse_levels, image, adjust_threshold)
             found = _boxes(*self.fine.run(image, 0, adjust_threshold)[:2])
             return suppressed(found + coarse.result(), self.overlaps)
+
+    def _helper_thread(self) -> ThreadPoolExecutor:
+        """The helper, started in this process: a forked child inherits the parent's executor without its
+        thread, and work handed to that would wait for ever."""
+        if self._helper is None or self._helper[0] != os.getpid():
+            self._helper = os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="hog-coarse")
+        return self._helper[1]
 
     def _coarse_levels(self, image: np.ndarray, adjust_threshold: float) -> list[Box]:
         """The whole detector on pyramid level SPLIT_LEVEL (dlib's resampling, as its pyramid makes it), each box

@@ -1,5 +1,8 @@
 """dlib's HOG detector scanned by two threads finds what one call finds."""
 
+import os
+import select
+import signal
 from pathlib import Path
 
 import dlib
@@ -89,3 +92,20 @@ def test_one_thread_scans_whole(face_photo):
     _, scanner, _ = detector._dlib
     assert scanner.fine is None
     assert detector.largest(load_photo(face_photo)) is not None
+
+
+def test_a_forked_child_detects_with_its_own_helper(split, face_photo):
+    photo = load_photo(face_photo)
+    expected = split.run(photo, 0, 0.0)  # the parent's helper thread has run
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        os.write(writer, repr(split.run(photo, 0, 0.0)).encode())
+        os._exit(0)
+    os.close(writer)
+    answered = select.select([reader], [], [], 60)[0]
+    if not answered:
+        os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as report:
+        assert answered and report.read() == repr(expected)
