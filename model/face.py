@@ -5,10 +5,10 @@ scanned by two threads, :mod:`facedepth.model.hog`) on a copy no larger than ``D
 large photos are made by skipping pixels down to about twice the copy's size and averaging from there, so
 detection costs about the same from 0.5 to 48 megapixels. When HOG finds nothing, dlib's CNN (MMOD) detector,
 which also finds profiles and tilted heads, runs on a copy no larger than ``CNN_MAX_SIDE`` (about 1-2 s on 2
-cores, so it is only the fallback). Landmarks come from the
-68-point shape predictor, on the photo at full resolution. All models ship inside PyPI wheels (dlib-bin,
-face-recognition-models), so nothing is downloaded at run time. Detections scoring below ``min_score`` are
-dropped (HOG fires on face-like non-faces with low scores).
+cores, so it is only the fallback). Landmarks come from the 68-point shape predictor, on the photo at full
+resolution. All models ship inside PyPI wheels (dlib-bin, face-recognition-models), so nothing is downloaded
+at run time. Detections scoring below ``min_score`` are dropped (HOG fires on face-like non-faces with low
+scores).
 """
 
 from __future__ import annotations

@@ -131,8 +131,9 @@ class SplitPyramidDetector:
     def __init__(self, dlib, split: bool = True) -> None:
         self._dlib = dlib
         self.whole = dlib.get_frontal_face_detector()
-        split = fine_levels_copy(dlib, self.whole, SPLIT_LEVEL) if split else None
-        self.fine, self.overlaps = split if split is not None else (None, None)
+        self._window = max(self.whole.detection_window_width, self.whole.detection_window_height)
+        copy = fine_levels_copy(dlib, self.whole, SPLIT_LEVEL) if split else None
+        self.fine, self.overlaps = copy if copy is not None else (None, None)
         self._helper: tuple[int, ThreadPoolExecutor] | None = None
         self._lock = threading.Lock()
 
@@ -159,8 +160,7 @@ class SplitPyramidDetector:
         for _ in range(SPLIT_LEVEL):
             level = self._dlib.resize_image(level, 5 * level.shape[0] // 6, 5 * level.shape[1] // 6)
         rects, scores = self.whole.run(np.ascontiguousarray(level), 0, adjust_threshold)[:2]
-        window = max(self.whole.detection_window_width, self.whole.detection_window_height)
-        return [(_image_box(box, window), score) for box, score in _boxes(rects, scores)]
+        return [(_image_box(box, self._window), score) for box, score in _boxes(rects, scores)]
 
 
 def _rounded(value: float) -> float:
