@@ -63,7 +63,7 @@ def tutorial_step(cfg: TrainConfig) -> Step:
             gen_output = generator(input_image, training=True)
             disc_real_output = discriminator([input_image, target], training=True)
             disc_generated_output = discriminator([input_image, gen_output], training=True)
-            gen_total_loss, _, _ = generator_loss(disc_generated_output, gen_output, target)
+            gen_total_loss, *_ = generator_loss(disc_generated_output, gen_output, target)
             disc_loss = discriminator_loss(disc_real_output, disc_generated_output)
         g_opt.apply_gradients(zip(gen_tape.gradient(gen_total_loss, generator.trainable_variables),
                                   generator.trainable_variables, strict=True))

@@ -130,6 +130,16 @@ def test_model_card_names_a_weighted_or_absent_gan_term(tmp_path, tiny_weights):
         assert words in (tmp_path / "MODEL_CARD.md").read_text()
 
 
+def test_model_card_names_the_shape_term_when_the_run_had_one(tmp_path, tiny_weights):
+    run, data = _write_run(tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    shape_term = "100 x L1 + 50 x L1 of the depth's finite differences (1-8 px); Adam"
+    for weight, words in ((0.0, "100 x L1; Adam"), (0.5, shape_term)):
+        (run / "config.json").write_text(json.dumps({**config, "gradient_weight": weight}))
+        write_card(tmp_path / "MODEL_CARD.md", tiny_weights, "ab" * 32, run, data, _report(), precision="fp32")
+        assert words in (tmp_path / "MODEL_CARD.md").read_text()
+
+
 def test_card_command_writes_a_card_the_weights_loader_accepts(tmp_path, tiny_weights):
     from facedepth.model.inference import load_estimator
     from facedepth.training import cli

@@ -200,6 +200,24 @@ def test_l1_only_training_leaves_the_discriminator_alone():
     assert all(np.array_equal(a, b) for a, b in zip(d_before, discriminator.get_weights(), strict=True))
 
 
+def test_shape_term_is_trained_and_reported_in_both_kinds_of_step():
+    """gradient_weight > 0: the generator's step reports the shape term and lowers it, with and without the GAN."""
+    from facedepth.model.architecture import build_discriminator
+    from facedepth.training.pix2pix import Pix2Pix
+
+    photos = np.zeros((2, 256, 256, 3), np.float32)
+    targets = np.full((2, 256, 256, 1), 1.0, np.float32)
+    targets[:, 64:192, 64:192, 0] = np.linspace(-0.8, 0.4, 128)[None, :]  # a face with a slope
+    data = tf.data.Dataset.from_tensor_slices((photos, targets)).batch(2).repeat()
+    for gan_weight in (1.0, 0.0):
+        keras.utils.set_random_seed(0)
+        model = Pix2Pix(build_generator(4), build_discriminator(8), gan_weight=gan_weight, gradient_weight=1.0)
+        model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+        history = model.fit(data, epochs=3, steps_per_epoch=5, verbose=0).history
+        assert all(g > 0 for g in history["g_grad"])
+        assert history["g_total"][-1] < history["g_total"][0]
+
+
 def test_precision_choice(tmp_path):
     from facedepth.training.precision import cpu_has_native_bfloat16, resolve_precision
 

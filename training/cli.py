@@ -68,6 +68,9 @@ def _add_train(sub) -> None:
                    help="discriminator learning rate relative to --lr (below 1 slows a discriminator that wins)")
     p.add_argument("--gan-weight", type=float, default=TrainConfig.gan_weight,
                    help="weight of the GAN term beside 100 x L1 (default %(default)s, the seed's; 0 = L1 only)")
+    p.add_argument("--gradient-weight", type=float, default=TrainConfig.gradient_weight,
+                   help="weight of a shape term beside L1: the L1 of the depth's finite differences on the face, "
+                        "at 1-8 pixels (default %(default)s, the seed's objective)")
     p.add_argument("--max-minutes", type=float, help="stop cleanly after this much wall time")
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--init-weights", type=Path, metavar="TFLITE",
@@ -171,7 +174,8 @@ def _train(args) -> int:
         cfg = TrainConfig(DataConfig(args.data, batch_size=args.batch_size, real_fraction=args.real_fraction,
                                      face_models=args.face_models),
                           run_dir=args.run_dir, ngf=args.ngf, ndf=args.ndf, learning_rate=args.lr,
-                          d_lr_factor=args.d_lr_factor, gan_weight=args.gan_weight, epochs=args.epochs,
+                          d_lr_factor=args.d_lr_factor, gan_weight=args.gan_weight,
+                          gradient_weight=args.gradient_weight, epochs=args.epochs,
                           steps_per_epoch=args.steps_per_epoch,
                           max_minutes=args.max_minutes, patience=args.patience, init_weights=args.init_weights,
                           real_depth=args.real_depth, real_depth_limit=args.real_depth_limit,

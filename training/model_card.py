@@ -19,6 +19,7 @@ from pathlib import Path
 from facedepth.model import spec
 from facedepth.model.files import atomic_write_bytes
 from facedepth.model.inference import file_sha256
+from facedepth.model.losses import GRADIENT_STEPS
 from facedepth.training import storage
 from facedepth.training.evaluate_real_depth import markdown_table
 from facedepth.training.splits import VAL_FRACTION
@@ -163,7 +164,7 @@ distance.
 
 ## Architecture and recipe (the seed paper's pix2pix)
 U-Net generator, ngf={config["ngf"]} ({"%.1f" % (config["ngf"] ** 2 * 13.29e-3)} M parameters), {_discriminator(config)}
-{_gan_term(config.get("gan_weight", 1.0))}{config["lambda_l1"]:.0f} x L1; Adam
+{_gan_term(config.get("gan_weight", 1.0))}{config["lambda_l1"]:.0f} x L1{_gradient_term(config)}; Adam
 lr {config["learning_rate"]}{_d_rate(config)}, beta1 {config["beta_1"]};
 batch {config["data"]["batch_size"]}; random jitter (resize {spec.JITTER_SIZE}, crop {spec.IMAGE_SIZE}), mirroring,
 photometric jitter
@@ -257,6 +258,13 @@ def _discriminator(config: dict) -> str:
 
 def _d_rate(config: dict) -> str:
     return "" if config.get("gan_weight", 1.0) == 0 else f" (discriminator x {config.get('d_lr_factor', 1.0)})"
+
+
+def _gradient_term(config: dict) -> str:
+    """The shape term beside L1, when the run had one (:func:`facedepth.model.losses.gradient_loss`)."""
+    weight = config.get("gradient_weight", 0.0)
+    return (f" + {config['lambda_l1'] * weight:g} x L1 of the depth's finite differences "
+            f"({min(GRADIENT_STEPS)}-{max(GRADIENT_STEPS)} px)") if weight else ""
 
 
 def _gan_term(weight: float) -> str:

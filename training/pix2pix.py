@@ -6,10 +6,11 @@ import keras
 import tensorflow as tf
 
 from facedepth.model import spec
-from facedepth.model.losses import LAMBDA_L1, discriminator_loss, generator_loss
+from facedepth.model.losses import LAMBDA_L1, discriminator_loss, generator_loss, gradient_loss
 
-TRAIN_LOSSES = ("g_total", "g_gan", "g_l1", "d_loss")
-"""What a train step reports: epoch means of the generator's total, GAN and L1 losses and the discriminator's."""
+TRAIN_LOSSES = ("g_total", "g_gan", "g_l1", "g_grad", "d_loss")
+"""What a train step reports: epoch means of the generator's total, GAN, L1 and gradient (shape) losses and the
+discriminator's."""
 VALIDATION_METRICS = ("l1", "face_mae", "mask_iou")
 """What a test step reports (``fit`` prefixes them with ``val_``): the mean L1 per image, the mean absolute error
 on the true face pixels (code units) and the intersection over union of the true and predicted face masks."""
@@ -19,12 +20,13 @@ class Pix2Pix(keras.Model):
     """Generator (photo -> depth code) trained against a PatchGAN on (photo, depth) pairs."""
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, lambda_l1: float = LAMBDA_L1,
-                 gan_weight: float = 1.0, **kwargs):
+                 gan_weight: float = 1.0, gradient_weight: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.lambda_l1 = lambda_l1
         self.gan_weight = gan_weight
+        self.gradient_weight = gradient_weight
         self.train_means = [keras.metrics.Mean(name=name) for name in TRAIN_LOSSES]
         self.validation_means = [keras.metrics.Mean(name=name) for name in VALIDATION_METRICS]
 
@@ -49,14 +51,14 @@ class Pix2Pix(keras.Model):
             generated = self.generator(photo, training=True)
             real_logits = self.discriminator([photo, target], training=True)
             fake_logits = self.discriminator([photo, generated], training=True)
-            g_total, g_gan, g_l1 = generator_loss(fake_logits, generated, target, self.lambda_l1,
-                                                      self.gan_weight)
+            g_total, g_gan, g_l1, g_grad = generator_loss(fake_logits, generated, target, self.lambda_l1,
+                                                          self.gan_weight, self.gradient_weight)
             d_loss = discriminator_loss(real_logits, fake_logits)
         g_grads = g_tape.gradient(g_total, self.generator.trainable_variables)
         d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables, strict=True))
         self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables, strict=True))
-        return self._reported(g_total, g_gan, g_l1, d_loss)
+        return self._reported(g_total, g_gan, g_l1, g_grad, d_loss)
 
     def _l1_step(self, photo, target):
         """The generator on L1 alone (``gan_weight`` 0, e.g. a student learning a teacher's depth): the
@@ -64,11 +66,12 @@ class Pix2Pix(keras.Model):
         with tf.GradientTape() as tape:
             generated = self.generator(photo, training=True)
             l1 = tf.reduce_mean(tf.abs(target - tf.cast(generated, target.dtype)))
-            g_total = self.lambda_l1 * l1
+            g_grad = gradient_loss(generated, target) if self.gradient_weight else tf.zeros_like(l1)
+            g_total = self.lambda_l1 * (l1 + self.gradient_weight * g_grad)
         grads = tape.gradient(g_total, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=True))
         zero = tf.zeros_like(l1)
-        return self._reported(g_total, zero, l1, zero)
+        return self._reported(g_total, zero, l1, g_grad, zero)
 
     def _reported(self, *losses) -> dict:
         """The epoch means of TRAIN_LOSSES after this step's values."""

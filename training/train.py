@@ -48,7 +48,8 @@ def build_model(cfg: TrainConfig) -> Pix2Pix:
         else:
             generator = build_generator(cfg.ngf)
         discriminator = build_discriminator(cfg.ndf)
-    model = Pix2Pix(generator, discriminator, lambda_l1=cfg.lambda_l1, gan_weight=cfg.gan_weight)
+    model = Pix2Pix(generator, discriminator, lambda_l1=cfg.lambda_l1, gan_weight=cfg.gan_weight,
+                    gradient_weight=cfg.gradient_weight)
     model.compile(g_optimizer=keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1),
                   d_optimizer=keras.optimizers.Adam(cfg.d_learning_rate, beta_1=cfg.beta_1),
                   jit_compile=cfg.jit_compile)

@@ -50,6 +50,9 @@ class TrainConfig:
     gan_weight: float = 1.0
     """Weight of the GAN term in the generator's loss: 1 is the seed's; 0 trains on L1 alone, without running
     the discriminator (e.g. a student distilled from a teacher's labels)."""
+    gradient_weight: float = 0.0
+    """Weight of the shape term (:func:`facedepth.model.losses.gradient_loss`, weighed like L1: x lambda_l1)
+    beside L1; 0 is the seed's objective."""
     epochs: int = 20
     steps_per_epoch: int = 1000
     max_minutes: float | None = None
@@ -86,6 +89,8 @@ class TrainConfig:
             raise ValueError("select_by real_rmse needs a real-depth set")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision {self.precision!r}: choose from {', '.join(PRECISIONS)}")
+        if self.gradient_weight < 0:
+            raise ValueError(f"gradient_weight {self.gradient_weight}: must be 0 or more")
 
     @property
     def d_learning_rate(self) -> float:
