@@ -143,11 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     from facedepth.training.importers import add_parsers as add_importers
     from facedepth.training.model_card import add_parser as add_card
     from facedepth.training.teacher_labels import add_parser as add_teacher_labels
+    from facedepth.training.weight_mix import add_parser as add_mix_weights
 
     add_evaluate(sub)
     add_importers(sub)
     add_card(sub)
     add_teacher_labels(sub)
+    add_mix_weights(sub)
     return parser
 
 
