@@ -43,15 +43,23 @@ def _down(x, step: int, combine):
     return combine(x[:, step:, :, :], x[:, :-step, :, :])
 
 
+def depth_loss(generated, target, lambda_l1: float = LAMBDA_L1, gradient_weight: float = 0.0):
+    """Returns (weighted, l1, gradient): ``lambda_l1 * (l1 + gradient_weight * gradient)``, the part of the
+    generator's loss that compares its depth with the target's (the gradient term weighed like L1; not
+    computed, and 0, at ``gradient_weight`` 0)."""
+    generated = ops.cast(generated, target.dtype)
+    l1 = ops.mean(ops.abs(target - generated))
+    gradient = gradient_loss(generated, target) if gradient_weight else ops.zeros_like(l1)
+    return lambda_l1 * (l1 + gradient_weight * gradient), l1, gradient
+
+
 def generator_loss(disc_fake_logits, generated, target, lambda_l1: float = LAMBDA_L1, gan_weight: float = 1.0,
                    gradient_weight: float = 0.0):
     """Returns (total, gan, l1, gradient): the generator wants the discriminator to call its output real.
-    ``gan_weight`` 1 and ``gradient_weight`` 0 is the seed's objective; the gradient term is weighed like L1
-    (``gradient_weight * lambda_l1``)."""
+    ``gan_weight`` 1 and ``gradient_weight`` 0 is the seed's objective (:func:`depth_loss`)."""
     gan = _bce(ops.ones_like(disc_fake_logits), disc_fake_logits)
-    l1 = ops.mean(ops.abs(target - generated))
-    gradient = gradient_loss(generated, target) if gradient_weight else ops.zeros_like(l1)
-    return gan_weight * gan + lambda_l1 * (l1 + gradient_weight * gradient), gan, l1, gradient
+    weighted, l1, gradient = depth_loss(generated, target, lambda_l1, gradient_weight)
+    return gan_weight * gan + weighted, gan, l1, gradient
 
 
 def discriminator_loss(disc_real_logits, disc_fake_logits):

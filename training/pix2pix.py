@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from facedepth.model import spec
-from facedepth.model.losses import LAMBDA_L1, discriminator_loss, generator_loss, gradient_loss
+from facedepth.model.losses import LAMBDA_L1, depth_loss, discriminator_loss, generator_loss
 
 TRAIN_LOSSES = ("g_total", "g_gan", "g_l1", "g_grad", "d_loss")
 """What a train step reports: epoch means of the generator's total, GAN, L1 and gradient (shape) losses and the
@@ -65,9 +65,7 @@ class Pix2Pix(keras.Model):
         discriminator is neither run nor trained, and its losses are reported as 0."""
         with tf.GradientTape() as tape:
             generated = self.generator(photo, training=True)
-            l1 = tf.reduce_mean(tf.abs(target - tf.cast(generated, target.dtype)))
-            g_grad = gradient_loss(generated, target) if self.gradient_weight else tf.zeros_like(l1)
-            g_total = self.lambda_l1 * (l1 + self.gradient_weight * g_grad)
+            g_total, l1, g_grad = depth_loss(generated, target, self.lambda_l1, self.gradient_weight)
         grads = tape.gradient(g_total, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=True))
         zero = tf.zeros_like(l1)

@@ -10,11 +10,8 @@ passes through nonsense; nothing here can tell, so only measure what comes out.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 
 def generator_width(path: Path) -> int:
@@ -29,9 +26,9 @@ def mixed_generator(base: Path, other: Path, share: float):
     the same width; ``share`` 0 is ``base``, 1 is ``other`` and values outside [0, 1] extrapolate."""
     from facedepth.training.warm_start import generator_from_tflite
 
-    ngf = generator_width(base)
-    if generator_width(other) != ngf:
-        raise ValueError(f"{other}: ngf={generator_width(other)}, but {base} has ngf={ngf}")
+    ngf, other_ngf = generator_width(base), generator_width(other)
+    if other_ngf != ngf:
+        raise ValueError(f"{other}: ngf={other_ngf}, but {base} has ngf={ngf}")
     mixed, toward = generator_from_tflite(base, ngf), generator_from_tflite(other, ngf)
     for mine, theirs in zip(mixed.weights, toward.weights, strict=True):
         mine.assign((1.0 - share) * mine.numpy() + share * theirs.numpy())
