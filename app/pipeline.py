@@ -162,7 +162,7 @@ def sampling_grid(prediction: DepthPrediction) -> tuple[np.ndarray, np.ndarray, 
     own crop grid (its output as predicted), so a small face gets as many samples as a large one; a larger
     face on the photo's grid (``prediction.depth_mm``, sampled every few pixels by :func:`scaled_to_face`).
     """
-    box = prediction.box
+    box = prediction.view
     if box.side >= spec.IMAGE_SIZE:
         return prediction.depth_mm, prediction.image, camera_of(prediction), box.side
     size = prediction.code.shape[0]

@@ -55,6 +55,17 @@ def whole_image_box(width: int, height: int) -> CropBox:
     return CropBox(width / 2, height / 2, float(max(width, height)))
 
 
+def zoomed(box: CropBox, zoom: float, size: int = spec.IMAGE_SIZE) -> CropBox:
+    """The square whose size x size crop is ``box``'s crop magnified ``zoom`` times about its centre pixel
+    ((size - 1) / 2, the centre :class:`facedepth.model.inference.AtTrainingScale` zooms about): one warp of
+    the photo instead of a crop and then a zoom."""
+    m = box.to_crop_matrix(size)
+    centre = (size - 1) / 2
+    scale = zoom * m[0, 0]
+    cx, cy = ((size / 2 - (zoom * m[i, 2] + centre * (1 - zoom))) / scale for i in (0, 1))
+    return CropBox(float(cx), float(cy), float(size / scale))
+
+
 def _shrunk(image: np.ndarray, box: CropBox, shrink: int) -> tuple[np.ndarray, CropBox]:
     """The image averaged over shrink x shrink blocks, and the box on it. When the box lies inside the
     image only the blocks around it are computed (the same values, as the block grid is kept)."""

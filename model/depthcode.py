@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from facedepth.model import spec
-from facedepth.model.imageops import erode
+from facedepth.model import crop, spec
+from facedepth.model.imageops import erode, invert_affine, warp_affine
 
 
 def encode(distance_mm: np.ndarray, mask: np.ndarray, crop_side_mm: float) -> np.ndarray:
@@ -20,6 +20,23 @@ def encode(distance_mm: np.ndarray, mask: np.ndarray, crop_side_mm: float) -> np
 
 def face_mask(code: np.ndarray) -> np.ndarray:
     return code < spec.MASK_THRESHOLD
+
+
+def warped(code: np.ndarray, matrix: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``code`` resampled onto a width x height grid by the affine ``matrix`` (source -> destination): face
+    values are interpolated among face pixels only, never with the background code (which would invent a
+    surface between the two along the outline), and a pixel is face where most of its bilinear neighbourhood
+    is. Off the source is background."""
+    face = face_mask(code).astype(np.float32)
+    weight, values = np.moveaxis(warp_affine(np.dstack([face, code * face]), matrix, width, height,
+                                             border="constant"), -1, 0)
+    face_values = values / np.maximum(weight, 1e-6)
+    return np.where(weight > 0.5, face_values, np.float32(spec.BACKGROUND_CODE)).astype(np.float32)
+
+
+def uncropped(code: np.ndarray, box: crop.CropBox, width: int, height: int) -> np.ndarray:
+    """A code on ``box``'s crop grid mapped back onto the width x height photo, as :func:`warped` does."""
+    return warped(code, invert_affine(box.to_crop_matrix(code.shape[0])), width, height)
 
 
 def trim_prediction(code: np.ndarray, edge_px: int = spec.PREDICTION_EDGE_PX) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from facedepth.model import depthcode, identity, native, resources, spec
+from facedepth.model import crop, depthcode, identity, native, resources, spec
 from facedepth.model.imageops import invert_affine, warp_affine
 from facedepth.model.ripple import Derippled
 
@@ -166,10 +166,14 @@ class AtTrainingScale:
     Faces at the crop's own scale are outside what the generator was trained on (the model card's held-out
     figures are measured so, as the app runs it). Codes need no rescaling: training resized the targets with
     the photos and kept their values. The crop's outer ring (13 pixels) is not seen and comes back as background; faces
-    lie well inside it."""
+    lie well inside it.
+
+    On a whole photo, :class:`facedepth.model.service.DepthService` folds this zoom into its crop instead
+    (:meth:`view`, then ``inner``): the same pixels, resampling the photo and the code once each instead of twice."""
 
     def __init__(self, inner: DepthEstimator, zoom: float = spec.JITTER_SIZE / spec.IMAGE_SIZE) -> None:
         self.inner = inner
+        self.zoom = zoom
         centre = (spec.IMAGE_SIZE - 1) / 2
         self._in = np.array([[zoom, 0, centre * (1 - zoom)], [0, zoom, centre * (1 - zoom)]])
         self._out = invert_affine(self._in)
@@ -178,16 +182,12 @@ class AtTrainingScale:
         size = spec.IMAGE_SIZE
         photos = _check_photos(photos)
         zoomed = np.stack([warp_affine(p, self._in, size, size) for p in photos])
-        return np.stack([self._unzoom(code[..., 0])[..., None] for code in self.inner(zoomed)])
+        codes = self.inner(zoomed)
+        return np.stack([depthcode.warped(code[..., 0], self._out, size, size)[..., None] for code in codes])
 
-    def _unzoom(self, code: np.ndarray) -> np.ndarray:
-        """The code mapped back; face values are interpolated among face pixels only (never with the
-        background code), and a pixel is face where most of its bilinear neighbourhood is."""
-        size = spec.IMAGE_SIZE
-        face = depthcode.face_mask(code).astype(np.float32)
-        weight, values = np.moveaxis(warp_affine(np.dstack([face, code * face]), self._out, size, size,
-                                                 border="constant"), -1, 0)
-        return np.where(weight > 0.5, values / np.maximum(weight, 1e-6), spec.BACKGROUND_CODE).astype(np.float32)
+    def view(self, box: crop.CropBox) -> crop.CropBox:
+        """The square of the photo that this estimator shows ``inner`` when given ``box``'s crop."""
+        return crop.zoomed(box, self.zoom)
 
 
 def load_estimator(path: Path | None = None, num_threads: int | None = None,

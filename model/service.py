@@ -2,9 +2,9 @@
 
 Steps: find the faces (dlib, 68 landmarks; the largest unless one is named) -> square crop box from landmarks 18-68
 (:func:`facedepth.model.crop.box_from_landmarks`; the whole image when detection is off) -> 256 x 256 crop scaled
-to [-1, 1] -> generator -> depth code (256 x 256) -> code resampled back onto the photo (bilinear; off
-the crop = background) -> face mask ``code < spec.MASK_THRESHOLD`` -> millimetres with
-:func:`facedepth.model.depthcode.decode`.
+to [-1, 1] -> generator -> depth code (256 x 256) -> code resampled back onto the photo (bilinear among
+face pixels, :func:`facedepth.model.depthcode.warped`; off the crop = background) -> face mask
+``code < spec.MASK_THRESHOLD`` -> millimetres with :func:`facedepth.model.depthcode.decode`.
 
 Depth convention (see :mod:`facedepth.model.spec`): ``depth_mm`` is the distance from the camera along the optical
 axis, larger = farther, NaN outside the face. A single photo cannot give scale, so the crop square is
@@ -28,7 +28,7 @@ import numpy as np
 from facedepth.model import crop, depthcode, spec
 from facedepth.model.face import Face, FaceDetector
 from facedepth.model.imageops import inside_mask
-from facedepth.model.inference import DepthEstimator
+from facedepth.model.inference import AtTrainingScale, DepthEstimator
 from facedepth.model.progress import Stage
 
 
@@ -45,8 +45,12 @@ class DepthPrediction:
     mask: np.ndarray
     """(H, W) bool, True on the face."""
     code: np.ndarray
-    """(256, 256) float32 raw generator output on the crop."""
+    """(256, 256) float32 raw generator output on ``view``'s grid."""
     box: crop.CropBox
+    """The crop rule's square (:func:`facedepth.model.crop.box_from_landmarks`): the camera's scale."""
+    view: crop.CropBox
+    """The square the generator was shown, which ``code`` covers: ``box``, or narrower where the estimator's
+    training-scale zoom was folded into the crop (see :meth:`DepthService.predict`)."""
     face: Face | None
     camera: tuple[float, float, float, float]
     """(fx, fy, cx, cy) in image pixels."""
@@ -61,12 +65,12 @@ class DepthPrediction:
         size = self.code.shape[0]
         depth = depthcode.decode(face_code(self.code, self.isolated), crop_side_mm=spec.NOMINAL_CROP_SIDE_MM)
         height, width = self.depth_mm.shape
-        depth[~inside_mask(self.box.to_crop_matrix(size), width, height, size, size)] = np.nan
+        depth[~inside_mask(self.view.to_crop_matrix(size), width, height, size, size)] = np.nan
         return depth
 
     def crop_image(self) -> np.ndarray:
-        """The photo resampled onto the crop grid (what the generator was shown, before its own zoom)."""
-        return crop.crop_image(self.image, self.box, self.code.shape[0])
+        """The photo resampled onto the code's grid: what the generator was shown."""
+        return crop.crop_image(self.image, self.view, self.code.shape[0])
 
 
 def camera_for_box(box: crop.CropBox, width: int, height: int) -> tuple[float, float, float, float]:
@@ -115,6 +119,10 @@ class DepthService:
 
         ``progress`` (optional, e.g. a :class:`~facedepth.model.progress.Progress`) is called with
         Stage.DETECTING_FACE and Stage.ESTIMATING_DEPTH as they start.
+
+        An :class:`~facedepth.model.inference.AtTrainingScale` estimator's zoom is folded into the crop: the
+        photo is cropped once, straight to the square the generator sees, and the code is mapped from there
+        back onto the photo, instead of a crop, a zoom, an unzoom and an uncrop.
         """
         report = progress or (lambda _stage: None)
         _check_rgb(rgb)
@@ -133,18 +141,22 @@ class DepthService:
 
         report(Stage.ESTIMATING_DEPTH)
         start = time.perf_counter()
-        photo = spec.to_network_input(crop.crop_image(rgb, box))
+        if isinstance(self.estimator, AtTrainingScale):
+            view, estimator = self.estimator.view(box), self.estimator.inner
+        else:
+            view, estimator = box, self.estimator
+        photo = spec.to_network_input(crop.crop_image(rgb, view))
         timings["crop"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        code = np.asarray(self.estimator(photo[None]), np.float32)[0, ..., 0]
+        code = np.asarray(estimator(photo[None]), np.float32)[0, ..., 0]
         timings["generator"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        full_code = crop.uncrop(face_code(code, isolate), box, width, height, fill=spec.BACKGROUND_CODE)
+        full_code = depthcode.uncropped(face_code(code, isolate), view, width, height)
         mask = depthcode.face_mask(full_code)
         depth = depthcode.decode(full_code, crop_side_mm=spec.NOMINAL_CROP_SIDE_MM)
         timings["uncrop"] = time.perf_counter() - start
 
-        return DepthPrediction(image=rgb, depth_mm=depth, mask=mask, code=code, box=box, face=face,
+        return DepthPrediction(image=rgb, depth_mm=depth, mask=mask, code=code, box=box, view=view, face=face,
                                camera=camera_for_box(box, width, height), isolated=isolate, timings=timings)

@@ -164,7 +164,8 @@ def test_large_faces_stay_on_the_photo_grid(pipeline, face_photo):
     large = np.asarray(Image.fromarray(rgb).resize((1024, 1024)))
     prediction = pipeline.run(large, PipelineSettings(mesh=None)).prediction
     depth, image, _, side = sampling_grid(prediction)
-    assert prediction.box.side > 256 and depth is prediction.depth_mm and image is large and side == prediction.box.side
+    assert prediction.box.side > 256 and depth is prediction.depth_mm and image is large
+    assert side == prediction.view.side
 
 
 def test_fine_poisson_depths_sample_every_pixel():

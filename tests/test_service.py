@@ -3,7 +3,7 @@ import pytest
 
 from facedepth.model import crop, spec
 from facedepth.model.imageio import load_photo
-from facedepth.model.inference import load_estimator
+from facedepth.model.inference import AtTrainingScale, load_estimator
 from facedepth.model.service import DepthService, NoFaceError, camera_for_box
 
 
@@ -147,6 +147,36 @@ def test_crop_grid_depth_is_the_photo_depth_unresampled(face_photo):
     assert p.crop_image().shape == (256, 256, 3)
 
 
+def test_zoomed_box_is_the_crop_then_the_zoom():
+    box = crop.CropBox(cx=210.3, cy=160.7, side=180.0)
+    zoom = spec.JITTER_SIZE / spec.IMAGE_SIZE
+    about_centre = np.array([[zoom, 0, 127.5 * (1 - zoom)], [0, zoom, 127.5 * (1 - zoom)], [0, 0, 1]])
+    then_zoomed = about_centre @ np.vstack([box.to_crop_matrix(256), [0, 0, 1]])
+    view = crop.zoomed(box, zoom)
+    np.testing.assert_allclose(view.to_crop_matrix(256), then_zoomed[:2], atol=1e-12)
+    assert view.side == pytest.approx(box.side / zoom)
+
+
+def test_the_training_scale_zoom_is_folded_into_the_crop(face_photo):
+    """The service crops the photo once, straight to the square the generator sees, and maps the code back
+    from there: the depth of the crop -> zoom -> generator -> unzoom -> uncrop path, with two resamplings
+    fewer."""
+    rgb = load_photo(face_photo)
+    inner = ConstantEstimator(inner=spec.NEAR_CODE)
+    at_scale = AtTrainingScale(inner)
+    folded = DepthService(at_scale).predict(rgb)
+    assert folded.view == crop.zoomed(folded.box, at_scale.zoom) and folded.view.side < folded.box.side
+    np.testing.assert_array_equal(inner.calls[-1][0], spec.to_network_input(crop.crop_image(rgb, folded.view)))
+    unfolded = DepthService(lambda photos: at_scale(photos)).predict(rgb)  # not an AtTrainingScale: no folding
+    assert unfolded.view == unfolded.box == folded.box
+    overlap = (folded.mask & unfolded.mask).sum() / (folded.mask | unfolded.mask).sum()
+    assert overlap > 0.97
+    both = folded.mask & unfolded.mask
+    same = np.abs(folded.depth_mm[both] - unfolded.depth_mm[both]) < 1e-3
+    assert same.mean() > 0.95  # all but the outline's bilinear rim, which each path blends at its own scale
+    assert folded.camera == unfolded.camera  # the camera's scale is the crop rule's square, not the view
+
+
 def test_isolating_keeps_only_the_face_joined_to_the_crop_centre(face_photo):
     class TwoBlobs(ConstantEstimator):
         def __init__(self):
@@ -175,3 +205,20 @@ def test_region_at_follows_four_connectivity():
     assert region_at(mask, 6, 6).sum() == 6
     assert region_at(mask, 0, 0).sum() == 9  # off the mask: the region nearest the point
     assert not region_at(np.zeros((4, 4), dtype=bool), 1, 1).any()
+
+
+def test_code_is_mapped_back_without_blending_face_and_background():
+    """Along the outline a plain bilinear uncrop mixes the face's code with the background's and invents
+    depth between the face and the far background; the face-aware warp keeps every face pixel a face value."""
+    from facedepth.model import depthcode
+    from facedepth.model.imageops import invert_affine
+
+    code = ConstantEstimator(inner=spec.NEAR_CODE).code.astype(np.float32)
+    to_photo = invert_affine(crop.CropBox(cx=200.3, cy=150.6, side=300.0).to_crop_matrix(256))
+    warped = depthcode.warped(code, to_photo, 400, 300)
+    face = depthcode.face_mask(warped)
+    assert face.sum() == pytest.approx(np.pi * (80 * 300 / 256) ** 2, rel=0.03)
+    np.testing.assert_allclose(warped[face], spec.NEAR_CODE, atol=1e-6)
+    assert (warped[~face] == spec.BACKGROUND_CODE).all()
+    plain = crop.uncrop(code, crop.CropBox(cx=200.3, cy=150.6, side=300.0), 400, 300, fill=spec.BACKGROUND_CODE)
+    assert (np.abs(plain[depthcode.face_mask(plain)] - spec.NEAR_CODE) > 0.05).any()  # what it replaces

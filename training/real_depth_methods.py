@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facedepth.model import crop, depthcode, spec
+from facedepth.model import crop, depthcode
 from facedepth.model.face import FaceDetector
 from facedepth.model.imageio import load_photo
 from facedepth.model.inference import DepthEstimator
@@ -98,7 +98,7 @@ class LandmarkFits:
         maps = {}
         for name, vertices in (("mean_face", self._model.vertices()), ("landmark_fit", fit.vertices)):
             code, side_mm = render_fit_code(self._model, vertices, fit, box)
-            full = crop.uncrop(code, box, width, height, fill=spec.BACKGROUND_CODE)
+            full = depthcode.uncropped(code, box, width, height)
             maps[name] = depthcode.decode(full, crop_side_mm=side_mm)
         return maps
 
