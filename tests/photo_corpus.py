@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +152,13 @@ def unreadable(folder: Path, sample: Path) -> Path:
     path.write_bytes(sample.read_bytes())
     path.chmod(0)
     return path
+
+
+UNDECODABLE: dict[str, Callable[[Path, Path], Path]] = {
+    "empty": lambda folder, sample: empty(folder),
+    "truncated": truncated_jpeg,
+    "text": lambda folder, sample: text_as_jpeg(folder),
+    "1x1": lambda folder, sample: one_pixel(folder),
+    "bomb": lambda folder, sample: decompression_bomb(folder),
+}
+"""Files no photo can be read from, by test id: each builder takes (folder, sample) and returns the path."""

@@ -100,15 +100,12 @@ def test_console_script_in_a_subprocess(tmp_path, tiny_weights, face_photo):
 @pytest.mark.parametrize(
     ("build", "reason"),
     [
-        (lambda d, s: corpus.empty(d), "empty file"),
-        (corpus.truncated_jpeg, "truncated"),
-        (lambda d, s: corpus.text_as_jpeg(d), "not an image"),
-        (lambda d, s: corpus.one_pixel(d), "too small"),
-        (lambda d, s: corpus.decompression_bomb(d), "decompression bomb"),
+        *zip(corpus.UNDECODABLE.values(), ["empty file", "truncated", "not an image", "too small",
+                                           "decompression bomb"], strict=True),
         (None, "no face found"),
         (lambda d, s: d / "missing.jpg", "file not found"),
     ],
-    ids=["empty", "truncated", "text", "1x1", "bomb", "no-face", "missing"],
+    ids=[*corpus.UNDECODABLE, "no-face", "missing"],
 )
 def test_bad_photo_fails_alone_with_one_line(capsys, tmp_path, tiny_weights, face_photo, no_face_photo, build,
                                              reason):

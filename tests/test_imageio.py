@@ -26,14 +26,9 @@ def test_jpeg_loads_as_rgb_uint8(face_photo):
 
 @pytest.mark.parametrize(
     ("build", "reason"),
-    [
-        (lambda d, s: corpus.empty(d), "empty file"),
-        (corpus.truncated_jpeg, "truncated"),
-        (lambda d, s: corpus.text_as_jpeg(d), "not an image"),
-        (lambda d, s: corpus.one_pixel(d), "too small"),
-        (lambda d, s: corpus.decompression_bomb(d), "too large"),
-    ],
-    ids=["empty", "truncated", "text", "1x1", "bomb"],
+    list(zip(corpus.UNDECODABLE.values(), ["empty file", "truncated", "not an image", "too small", "too large"],
+             strict=True)),
+    ids=list(corpus.UNDECODABLE),
 )
 def test_bad_files_give_one_line_reason_and_stay_unchanged(tmp_path, face_photo, build, reason):
     path = build(tmp_path, face_photo)
