@@ -32,18 +32,19 @@ def text_as_jpeg(folder: Path) -> Path:
     return path
 
 
+def _saved(image: Image.Image, path: Path, **options) -> Path:
+    image.save(path, **options)
+    return path
+
+
 def png16(folder: Path, sample: Path) -> Path:
     """16-bit greyscale PNG using only part of the 16-bit range (like 12-bit sensor data)."""
     grey = np.asarray(Image.open(sample).convert("L"), np.uint16) * 16 + 1000
-    path = folder / "grey16.png"
-    Image.fromarray(grey).save(path)
-    return path
+    return _saved(Image.fromarray(grey), folder / "grey16.png")
 
 
 def cmyk_jpeg(folder: Path, sample: Path) -> Path:
-    path = folder / "cmyk.jpg"
-    Image.open(sample).convert("CMYK").save(path, quality=95)
-    return path
+    return _saved(Image.open(sample).convert("CMYK"), folder / "cmyk.jpg", quality=95)
 
 
 def rgba_png(folder: Path, sample: Path) -> Path:
@@ -58,15 +59,11 @@ def rgba_png(folder: Path, sample: Path) -> Path:
 
 
 def palette_png(folder: Path, sample: Path) -> Path:
-    path = folder / "palette.png"
-    Image.open(sample).convert("RGB").quantize(colors=128).save(path)
-    return path
+    return _saved(Image.open(sample).convert("RGB").quantize(colors=128), folder / "palette.png")
 
 
 def grey_jpeg(folder: Path, sample: Path) -> Path:
-    path = folder / "grey.jpg"
-    Image.open(sample).convert("L").save(path, quality=95)
-    return path
+    return _saved(Image.open(sample).convert("L"), folder / "grey.jpg", quality=95)
 
 
 def exif_rotated_jpeg(folder: Path, sample: Path) -> Path:
