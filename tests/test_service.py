@@ -211,14 +211,13 @@ def test_code_is_mapped_back_without_blending_face_and_background():
     """Along the outline a plain bilinear uncrop mixes the face's code with the background's and invents
     depth between the face and the far background; the face-aware warp keeps every face pixel a face value."""
     from facedepth.model import depthcode
-    from facedepth.model.imageops import invert_affine
 
     code = ConstantEstimator(inner=spec.NEAR_CODE).code.astype(np.float32)
-    to_photo = invert_affine(crop.CropBox(cx=200.3, cy=150.6, side=300.0).to_crop_matrix(256))
-    warped = depthcode.warped(code, to_photo, 400, 300)
+    box = crop.CropBox(cx=200.3, cy=150.6, side=300.0)
+    warped = depthcode.uncropped(code, box, 400, 300)
     face = depthcode.face_mask(warped)
     assert face.sum() == pytest.approx(np.pi * (80 * 300 / 256) ** 2, rel=0.03)
     np.testing.assert_allclose(warped[face], spec.NEAR_CODE, atol=1e-6)
     assert (warped[~face] == spec.BACKGROUND_CODE).all()
-    plain = crop.uncrop(code, crop.CropBox(cx=200.3, cy=150.6, side=300.0), 400, 300, fill=spec.BACKGROUND_CODE)
+    plain = crop.uncrop(code, box, 400, 300, fill=spec.BACKGROUND_CODE)
     assert (np.abs(plain[depthcode.face_mask(plain)] - spec.NEAR_CODE) > 0.05).any()  # what it replaces
