@@ -1,7 +1,8 @@
 """The methods the real-depth evaluation scores, each a sample -> depth map on the photo's grid (or None).
 
 * ``generator``: the .tflite as the app and the CLI run it (``facedepth predict --save-depth npy``): the
-  app's face detection and crop, the generator at the training scale, mirror-averaged, uncropped;
+  app's face detection and crop, the generator at the training scale, mirror-averaged, its code mapped
+  back among face pixels (:func:`facedepth.model.depthcode.uncropped`);
 * ``flat``: a constant depth (the floor every method must beat);
 * ``mean_face`` / ``landmark_fit``: the Surrey model's mean shape posed by a dlib-68 + eos landmark fit, and
   the full fit (shape + expression + pose), rendered in the app's crop and uncropped the same way;

@@ -1,8 +1,9 @@
 """Per-epoch validation on the real-depth set: a Keras generator scored as the app would run its export.
 
 Photos are loaded and faces detected once; each call runs the generator through the app's own service
-(training-scale zoom, mirror average, uncrop, decode) and scores the result with the set's protocol
-(:mod:`facedepth.training.evaluate_real_depth`). Validation only: nothing here feeds training data.
+(crop at the training scale, mirror average, code mapped back among face pixels, decode) and scores the
+result with the set's protocol (:mod:`facedepth.training.evaluate_real_depth`). Validation only: nothing
+here feeds training data.
 """
 
 from __future__ import annotations
