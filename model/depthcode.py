@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from facedepth.model import crop, spec
-from facedepth.model.imageops import erode, invert_affine, warp_affine
+from facedepth.model.imageops import erode, warp_affine
 
 
 def encode(distance_mm: np.ndarray, mask: np.ndarray, crop_side_mm: float) -> np.ndarray:
@@ -27,16 +27,25 @@ def warped(code: np.ndarray, matrix: np.ndarray, width: int, height: int) -> np.
     values are interpolated among face pixels only, never with the background code (which would invent a
     surface between the two along the outline), and a pixel is face where most of its bilinear neighbourhood
     is. Off the source is background."""
-    face = face_mask(code).astype(np.float32)
-    weight, values = np.moveaxis(warp_affine(np.dstack([face, code * face]), matrix, width, height,
-                                             border="constant"), -1, 0)
-    face_values = values / np.maximum(weight, 1e-6)
-    return np.where(weight > 0.5, face_values, np.float32(spec.BACKGROUND_CODE)).astype(np.float32)
+    return _from_face_weighted(warp_affine(_face_weighted(code), matrix, width, height, border="constant"))
 
 
 def uncropped(code: np.ndarray, box: crop.CropBox, width: int, height: int) -> np.ndarray:
     """A code on ``box``'s crop grid mapped back onto the width x height photo, as :func:`warped` does."""
-    return warped(code, invert_affine(box.to_crop_matrix(code.shape[0])), width, height)
+    return _from_face_weighted(crop.uncrop(_face_weighted(code), box, width, height, fill=0.0))
+
+
+def _face_weighted(code: np.ndarray) -> np.ndarray:
+    """(H, W, 2): the face mask as a weight, and the code times that weight; resampled, their ratio is the
+    face's code interpolated among face pixels only."""
+    face = face_mask(code).astype(np.float32)
+    return np.dstack([face, code * face])
+
+
+def _from_face_weighted(resampled: np.ndarray) -> np.ndarray:
+    weight, values = np.moveaxis(resampled, -1, 0)
+    face_values = values / np.maximum(weight, 1e-6)
+    return np.where(weight > 0.5, face_values, np.float32(spec.BACKGROUND_CODE)).astype(np.float32)
 
 
 def trim_prediction(code: np.ndarray, edge_px: int = spec.PREDICTION_EDGE_PX) -> np.ndarray:
