@@ -120,3 +120,50 @@ def test_pseudo_ground_truth_on_the_sample_photo(face_model):
     inside = [mask[int(round(y)), int(round(x))] for x, y in lm[17:]]
     assert np.mean(inside) > 0.95
     assert at(31) < at(37) and at(31) < at(46)
+
+
+def _photos_with_textures(tmp_path):
+    """A backdrop photo and one donor texture, as `generate synthetic` needs (the split the photo hashes to)."""
+    from pathlib import Path
+
+    from facedepth.training import storage
+    from facedepth.training.splits import split_of
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "backdrop.jpg").write_bytes((Path(__file__).parent.parent / "assets" / "sample_face.jpg").read_bytes())
+    split = split_of("backdrop.jpg")
+    out = tmp_path / "data"
+    texture = np.random.default_rng(0).integers(60, 200, (64, 64, 3)).astype(np.uint8)
+    storage.write_image(out / "textures" / split / "donor.png", texture)
+    return photos, out, split
+
+
+def test_generate_synthetic_draws_pitch_within_the_given_range(tmp_path):
+    from facedepth.training import storage
+    from facedepth.training.cli import main
+    from facedepth.training.model_card import render_pitch_range
+
+    photos, out, split = _photos_with_textures(tmp_path)
+    args = ["generate", "synthetic", "--out", str(out), "--photos", str(photos), "--split", split, "--count", "6",
+            "--workers", "1", "--pitch-deg", "4"]
+    assert main(args) == 0
+    pitches = [r["pitch"] for r in storage.read_index(out / split)]
+    assert len(pitches) == 6 and max(abs(p) for p in pitches) <= 4 and np.ptp(pitches) > 0
+    as_training = tmp_path / "as_training"  # the card reads the training split's records
+    as_training.mkdir()
+    (as_training / "train").symlink_to(out / split)
+    assert render_pitch_range(as_training) == round(max(abs(p) for p in pitches))
+    assert render_pitch_range(tmp_path / "nothing") == SyntheticConfig.pitch_deg
+
+
+def test_generate_synthetic_refuses_an_impossible_pitch_range(tmp_path, capsys):
+    from facedepth.training.cli import main
+
+    photos, out, split = _photos_with_textures(tmp_path)
+    args = ["generate", "synthetic", "--out", str(out), "--photos", str(photos), "--split", split, "--count", "2",
+            "--workers", "1", "--pitch-deg", "95"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: pitch range 95") and "\n" not in err
+    assert not (out / split).exists()

@@ -17,6 +17,7 @@ from facedepth.training.generate import PseudoGTConfig
 from facedepth.training.ictface import default_ict_dir
 from facedepth.training.precision import PRECISIONS
 from facedepth.training.storage import default_utkface_dir
+from facedepth.training.synthetic import SyntheticConfig
 from facedepth.training.teachers import TEACHERS
 from facedepth.training.train_config import FACE_MODELS, SELECTION_METRICS, DataConfig, TrainConfig
 
@@ -45,6 +46,8 @@ def _add_generate(sub) -> None:
                    help="pseudo-gt: whose depth the targets are (default: %(default)s; see training/teachers.py)")
     p.add_argument("--teacher-maps", type=Path,
                    help="pseudo-gt: folder of MediaPipe mesh depth maps (<stem>.npy) for --teacher mediapipe/fused")
+    p.add_argument("--pitch-deg", type=float, metavar="DEG",
+                   help=f"synthetic: head pitch drawn within +-DEG (default: {SyntheticConfig.pitch_deg:g})")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
 
@@ -164,8 +167,13 @@ def _generate(args) -> int:
         generate_pseudo_gt(PseudoGTConfig(args.photos, args.out, args.sfm, args.limit, args.texture_every,
                                           args.teacher, args.teacher_maps), workers=args.workers)
     else:
-        job = SyntheticJob(args.out, args.photos, args.split, args.count, args.seed, args.face_model, args.ict)
-        generate_synthetic(job, args.sfm, workers=args.workers)
+        job = SyntheticJob(args.out, args.photos, args.split, args.count, args.seed, args.face_model, args.ict,
+                           args.pitch_deg)
+        try:
+            generate_synthetic(job, args.sfm, workers=args.workers)
+        except ValueError as exc:  # a face model or pitch range it cannot render
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -121,6 +121,10 @@ NAME_PREFIX = {"surrey": "syn", "ict": "ict"}
 """Sample names start with the face model's prefix, so renders of both models can share a data set."""
 
 
+MAX_PITCH_DEG = 60.0
+"""Beyond this the face model's chin or forehead hides most of the face from the camera."""
+
+
 @dataclass(frozen=True)
 class SyntheticJob:
     out_dir: Path
@@ -131,6 +135,8 @@ class SyntheticJob:
     face_model: str = "surrey"
     ict_dir: Path | None = None
     """The ICT Face Model folder (official FaceXModel/ or the npz beside generic_neutral_mesh.obj)."""
+    pitch_deg: float | None = None
+    """Head pitch drawn uniformly within +-this (None: :class:`SyntheticConfig`'s)."""
 
     def name(self, index: int) -> str:
         return f"{NAME_PREFIX[self.face_model]}_{self.seed}_{index:06d}"
@@ -161,6 +167,8 @@ def _check_synthetic(job: SyntheticJob, sfm_dir: Path | None) -> None:
 
     if job.face_model not in FACE_MODELS:
         raise ValueError(f"unknown face model {job.face_model!r} (one of {', '.join(FACE_MODELS)})")
+    if job.pitch_deg is not None and not 0 <= job.pitch_deg <= MAX_PITCH_DEG:
+        raise ValueError(f"pitch range {job.pitch_deg:g} degrees: expected 0 to {MAX_PITCH_DEG:g}")
     sfm = Path(sfm_dir) if sfm_dir else default_sfm_dir()
     if not (sfm / "sfm_shape_3448.bin").is_file():
         raise FileNotFoundError(f"Surrey Face Model not found in {sfm} (set {SFM_ENV} or --sfm)")
@@ -187,7 +195,7 @@ def _synthetic_task(args: tuple[int, SyntheticJob]) -> dict:
 
     index, job = args
     rng = synthetic_rng(job, index)
-    cfg = SyntheticConfig()
+    cfg = SyntheticConfig() if job.pitch_deg is None else SyntheticConfig(pitch_deg=job.pitch_deg)
     model = _state["model"]
     scene = sample_scene(rng, model, cfg)
     texture_path = _state["textures"][rng.integers(len(_state["textures"]))]

@@ -54,6 +54,14 @@ def face_model_counts(data_dir: Path, trained_on: list[str] | None = None) -> Co
     return found if trained_on is None else Counter({m: n for m, n in found.items() if m in trained_on})
 
 
+def render_pitch_range(data_dir: Path) -> float:
+    """The head pitch range (+- degrees, whole) of the training renders as their records give it;
+    :class:`SyntheticConfig`'s when there are none (``generate synthetic --pitch-deg``)."""
+    pitches = [abs(r["pitch"]) for r in storage.read_index(Path(data_dir) / "train")
+               if r["kind"] == "synthetic" and "pitch" in r]
+    return float(round(max(pitches))) if pitches else SyntheticConfig.pitch_deg
+
+
 def licence_section(face_models: Counter, real_photos: int, parent: str | None = None,
                     teacher: str | None = None) -> str:
     """Which face models and photo sets the weights were trained from (``parent``: the generator a fine-tune
@@ -181,8 +189,8 @@ Real-photo share per batch: {config["data"]["real_fraction"]}.
   ({VAL_FRACTION:.0%}).{_targets_line(teacher)}
 * Synthetic: {", ".join(f"{n} {m}" for m, n in sorted(models.items())) or "no"} renders (`generate synthetic
   --face-model`) with random identity/expression, yaw up to ±{poses.yaw_deg:.0f}°, pitch
-  ±{poses.pitch_deg:.0f}°, roll ±{poses.roll_deg:.0f}°, perspective camera {near:.0f}-{far:.0f} mm, ambient +
-  directional + specular coloured light, skin textures extracted from training photos (held-out renders use
+  ±{render_pitch_range(data_dir):.0f}°, roll ±{poses.roll_deg:.0f}°, perspective camera {near:.0f}-{far:.0f} mm,
+  ambient + directional + specular coloured light, skin textures extracted from training photos (held-out renders use
   textures and backgrounds of held-out photos only).
 
 ## Training
