@@ -122,7 +122,8 @@ NAME_PREFIX = {"surrey": "syn", "ict": "ict"}
 
 
 MAX_PITCH_DEG = 60.0
-"""Beyond this the face model's chin or forehead hides most of the face from the camera."""
+"""The widest pitch range accepted: at 50-60 degrees a render already sees the face from under the chin or
+over the brow, strongly foreshortened; 40 is the widest trained on (weights/MODEL_CARD.md)."""
 
 
 @dataclass(frozen=True)
