@@ -230,3 +230,21 @@ def test_model_card_carries_the_real_depth_table(tmp_path):
     assert "## Real-depth evaluation" in section and "2 samples" in section
     assert "| oracle | 0.00 | 0.00 | 0.00 | 0.00 | 0 | 100.0% |" in section
     assert _real_depth_section(None) == ""
+
+
+def test_cli_reports_the_generator_gap_to_each_other_method(tmp_path, capsys, tiny_weights):
+    """With the generator and another method, the report carries the generator's median gap per pose with its
+    interval over people (training/median_gap.py); a method alone gets none."""
+    from facedepth.training.cli import main
+
+    _write_set(tmp_path / "set")
+    report_path = tmp_path / "report.json"
+    assert main(["evaluate", "--real-depth", str(tmp_path / "set"), "--weights", str(tiny_weights), "--baselines",
+                 "flat", "--json", str(report_path)]) == 0
+    gaps = json.loads(report_path.read_text())["median_gaps"]
+    assert set(gaps) == {"flat"} and gaps["flat"]["samples"] == 2 and "front" in gaps["flat"]["poses"]
+    assert gaps["flat"]["low_mm"] <= gaps["flat"]["gap_mm"] <= gaps["flat"]["high_mm"]
+    assert "generator minus each method" in capsys.readouterr().out
+    assert main(["evaluate", "--real-depth", str(tmp_path / "set"), "--baselines-only", "--baselines", "flat",
+                 "--json", str(report_path)]) == 0
+    assert "median_gaps" not in json.loads(report_path.read_text())

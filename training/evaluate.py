@@ -39,6 +39,7 @@ from facedepth.model.resources import DEFAULT_QUALITY, QUALITIES
 from facedepth.training import storage
 from facedepth.training.evaluate_real_depth import default_real_depth_dir, evaluate_methods, load_real_depth_set
 from facedepth.training.evaluate_real_depth import format_table as format_real_depth_table
+from facedepth.training.median_gap import format_gaps, median_gaps
 from facedepth.training.real_depth_methods import BASELINES, methods_for, parse_named_folder
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,10 @@ def _run_real_depth(args) -> int:
     samples = load_real_depth_set(args.real_depth, limit=args.limit)
     report = evaluate_methods(samples, methods, progress=lambda items: tqdm(items, desc="real depth"))
     print(format_real_depth_table(report))
+    others = [name for name in methods if name != "generator"]
+    if "generator" in methods and others:
+        report["median_gaps"] = {other: median_gaps(report["per_sample"], "generator", other) for other in others}
+        print(format_gaps(report["median_gaps"], "generator"))
     if args.json:
         atomic_write_bytes(args.json, json.dumps(report, indent=1).encode())
     return 0
