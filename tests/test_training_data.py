@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_inputs import backdrop_photos, donor_texture
 
 from facedepth.model import depthcode, spec
 from facedepth.model.crop import box_from_landmarks
@@ -122,21 +123,13 @@ def test_pseudo_ground_truth_on_the_sample_photo(face_model):
     assert at(31) < at(37) and at(31) < at(46)
 
 
-def _photos_with_textures(tmp_path):
-    """A backdrop photo and one donor texture, as `generate synthetic` needs (the split the photo hashes to)."""
-    from pathlib import Path
-
-    from facedepth.training import storage
-    from facedepth.training.splits import split_of
-
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    (photos / "backdrop.jpg").write_bytes((Path(__file__).parent.parent / "assets" / "sample_face.jpg").read_bytes())
-    split = split_of("backdrop.jpg")
+def _pitch_run(tmp_path, count: int, pitch_deg: str) -> tuple:
+    """A `generate synthetic --pitch-deg` command line on one backdrop and donor: (data set, split, args)."""
+    photos, split = backdrop_photos(tmp_path)
     out = tmp_path / "data"
-    texture = np.random.default_rng(0).integers(60, 200, (64, 64, 3)).astype(np.uint8)
-    storage.write_image(out / "textures" / split / "donor.png", texture)
-    return photos, out, split
+    donor_texture(out, split)
+    return out, split, ["generate", "synthetic", "--out", str(out), "--photos", str(photos), "--split", split,
+                        "--count", str(count), "--workers", "1", "--pitch-deg", pitch_deg]
 
 
 def test_generate_synthetic_draws_pitch_within_the_given_range(tmp_path):
@@ -144,9 +137,7 @@ def test_generate_synthetic_draws_pitch_within_the_given_range(tmp_path):
     from facedepth.training.cli import main
     from facedepth.training.model_card import render_pitch_range
 
-    photos, out, split = _photos_with_textures(tmp_path)
-    args = ["generate", "synthetic", "--out", str(out), "--photos", str(photos), "--split", split, "--count", "6",
-            "--workers", "1", "--pitch-deg", "4"]
+    out, split, args = _pitch_run(tmp_path, 6, "4")
     assert main(args) == 0
     pitches = [r["pitch"] for r in storage.read_index(out / split)]
     assert len(pitches) == 6 and max(abs(p) for p in pitches) <= 4 and np.ptp(pitches) > 0
@@ -160,9 +151,7 @@ def test_generate_synthetic_draws_pitch_within_the_given_range(tmp_path):
 def test_generate_synthetic_refuses_an_impossible_pitch_range(tmp_path, capsys):
     from facedepth.training.cli import main
 
-    photos, out, split = _photos_with_textures(tmp_path)
-    args = ["generate", "synthetic", "--out", str(out), "--photos", str(photos), "--split", split, "--count", "2",
-            "--workers", "1", "--pitch-deg", "95"]
+    out, split, args = _pitch_run(tmp_path, 2, "95")
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: pitch range 95") and "\n" not in err

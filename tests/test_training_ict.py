@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from ict_tiny import EXPRESSIONS, MIRROR_PAIRS, TINY, TINY_LAYOUT, write_tiny_ict
+from synthetic_inputs import backdrop_photos, donor_texture
 
 from facedepth.model import depthcode, spec
 from facedepth.training import storage
@@ -21,7 +22,6 @@ from facedepth.training.facemodel import default_sfm_dir
 from facedepth.training.headmesh import Look, Material, rotation
 from facedepth.training.ictface import IctFaceModel, default_ict_dir, model_folder
 from facedepth.training.model_card import licence_section
-from facedepth.training.splits import split_of
 from facedepth.training.synthetic import SyntheticConfig, crop_box, project, render_scene, sample_scene
 
 REAL = (default_ict_dir() / "generic_neutral_mesh.obj").is_file()
@@ -213,15 +213,11 @@ def test_generate_ict_is_deterministic_by_seed(real, tmp_path):
         pytest.skip("Surrey Face Model not found (../shared/data/sfm): ICT skin comes from its textures")
     from facedepth.training.cli import main
 
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    (photos / "backdrop.jpg").write_bytes((Path(__file__).parent.parent / "assets" / "sample_face.jpg").read_bytes())
-    split = split_of("backdrop.jpg")
+    photos, split = backdrop_photos(tmp_path)
     outs = []
     for run, seed in (("a", 3), ("b", 3), ("c", 4)):
         out = tmp_path / run
-        texture = np.random.default_rng(0).integers(60, 200, (64, 64, 3)).astype(np.uint8)
-        storage.write_image(out / "textures" / split / "donor.png", texture)
+        donor_texture(out, split)
         args = ["generate", "synthetic", "--face-model", "ict", "--out", str(out), "--photos", str(photos),
                 "--split", split, "--count", "2", "--seed", str(seed), "--workers", "1"]
         assert main(args) == 0
