@@ -9,15 +9,13 @@ import numpy as np
 from facedepth.training import storage
 from facedepth.training.splits import split_of
 
-SAMPLE = Path(__file__).parent.parent / "assets" / "sample_face.jpg"
 
-
-def backdrop_photos(folder: Path) -> tuple[Path, str]:
-    """``folder``/photos holding the sample photo as the only backdrop, and the split its name hashes to (the
-    split whose renders may use it)."""
+def backdrop_photos(folder: Path, photo: Path) -> tuple[Path, str]:
+    """``folder``/photos holding ``photo`` as the only backdrop, and the split its name hashes to (the split
+    whose renders may use it)."""
     photos = folder / "photos"
     photos.mkdir()
-    (photos / "backdrop.jpg").write_bytes(SAMPLE.read_bytes())
+    (photos / "backdrop.jpg").write_bytes(photo.read_bytes())
     return photos, split_of("backdrop.jpg")
 
 

@@ -123,21 +123,21 @@ def test_pseudo_ground_truth_on_the_sample_photo(face_model):
     assert at(31) < at(37) and at(31) < at(46)
 
 
-def _pitch_run(tmp_path, count: int, pitch_deg: str) -> tuple:
+def _pitch_run(tmp_path, photo, count: int, pitch_deg: str) -> tuple:
     """A `generate synthetic --pitch-deg` command line on one backdrop and donor: (data set, split, args)."""
-    photos, split = backdrop_photos(tmp_path)
+    photos, split = backdrop_photos(tmp_path, photo)
     out = tmp_path / "data"
     donor_texture(out, split)
     return out, split, ["generate", "synthetic", "--out", str(out), "--photos", str(photos), "--split", split,
                         "--count", str(count), "--workers", "1", "--pitch-deg", pitch_deg]
 
 
-def test_generate_synthetic_draws_pitch_within_the_given_range(tmp_path):
+def test_generate_synthetic_draws_pitch_within_the_given_range(tmp_path, face_photo):
     from facedepth.training import storage
     from facedepth.training.cli import main
     from facedepth.training.model_card import render_pitch_range
 
-    out, split, args = _pitch_run(tmp_path, 6, "4")
+    out, split, args = _pitch_run(tmp_path, face_photo, 6, "4")
     assert main(args) == 0
     pitches = [r["pitch"] for r in storage.read_index(out / split)]
     assert len(pitches) == 6 and max(abs(p) for p in pitches) <= 4 and np.ptp(pitches) > 0
@@ -148,10 +148,10 @@ def test_generate_synthetic_draws_pitch_within_the_given_range(tmp_path):
     assert render_pitch_range(tmp_path / "nothing") == SyntheticConfig.pitch_deg
 
 
-def test_generate_synthetic_refuses_an_impossible_pitch_range(tmp_path, capsys):
+def test_generate_synthetic_refuses_an_impossible_pitch_range(tmp_path, face_photo, capsys):
     from facedepth.training.cli import main
 
-    out, split, args = _pitch_run(tmp_path, 2, "95")
+    out, split, args = _pitch_run(tmp_path, face_photo, 2, "95")
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: pitch range 95") and "\n" not in err

@@ -206,14 +206,14 @@ def test_model_card_licence_names_the_face_models():
     assert all("**non-commercial use only**" in text for text in (surrey_only, both))
 
 
-def test_generate_ict_is_deterministic_by_seed(real, tmp_path):
+def test_generate_ict_is_deterministic_by_seed(real, tmp_path, face_photo):
     """`generate synthetic --face-model ict`: the same seed gives the same files, another seed others."""
     sfm = default_sfm_dir()
     if not (sfm / "sfm_shape_3448.bin").is_file():
         pytest.skip("Surrey Face Model not found (../shared/data/sfm): ICT skin comes from its textures")
     from facedepth.training.cli import main
 
-    photos, split = backdrop_photos(tmp_path)
+    photos, split = backdrop_photos(tmp_path, face_photo)
     outs = []
     for run, seed in (("a", 3), ("b", 3), ("c", 4)):
         out = tmp_path / run
