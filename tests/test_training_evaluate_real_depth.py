@@ -8,6 +8,7 @@ from PIL import Image
 
 from facedepth.training.evaluate_real_depth import (
     BLOCK,
+    COLUMN_BANDS,
     RealSample,
     evaluate_methods,
     format_table,
@@ -54,6 +55,28 @@ def test_a_tilt_costs_rmse_but_is_forgiven_by_the_tilt_fit():
     assert s.rmse > 5 and s.rmse_tilt == pytest.approx(0, abs=1e-3) and not s.failed
 
 
+def test_turn_and_pitch_are_each_forgiven_only_by_their_own_fit():
+    gt, mask = _face()
+    turned, _ = _face(turn_mm_per_px=2.0)
+    pitched, _ = _face(tilt_mm_per_px=-1.5)
+    by_turn, by_pitch = score(_upsampled(turned), gt, mask), score(_upsampled(pitched), gt, mask)
+    assert by_turn.rmse_turn == pytest.approx(0, abs=1e-3) and by_turn.rmse_pitch > 5
+    assert by_pitch.rmse_pitch == pytest.approx(0, abs=1e-3) and by_pitch.rmse_turn > 5
+    assert by_turn.rmse_tilt == pytest.approx(0, abs=1e-3) and by_pitch.rmse_tilt == pytest.approx(0, abs=1e-3)
+
+
+def test_column_residuals_locate_a_band_the_prediction_gets_wrong():
+    gt, mask = _face()
+    pred = gt.copy()
+    cols = np.nonzero(mask)[1]
+    first_band = (np.arange(W) - cols.min()) * COLUMN_BANDS // (np.ptp(cols) + 1) <= 0
+    pred[:, first_band] -= 20.0  # the mask's leftmost band predicted 20 mm too near
+    profile = score(_upsampled(pred), gt, mask).column_residual_mm
+    assert len(profile) == COLUMN_BANDS and profile[0] > 10 and max(abs(v) for v in profile[1:]) < profile[0] / 2
+    assert score(_upsampled(gt), gt, mask).column_residual_mm == pytest.approx([0] * COLUMN_BANDS, abs=1e-6)
+    assert score(None, gt, mask).column_residual_mm == ()
+
+
 def test_inverted_depth_fails_and_scores_the_best_constant():
     gt, mask = _face()
     s = score(_upsampled(-gt), gt, mask)
@@ -73,6 +96,7 @@ def test_no_output_or_too_few_pixels_fails_with_the_flat_score(prediction):
     flat = score(np.zeros((H * BLOCK, W * BLOCK), np.float32), gt, mask)
     assert s.failed and s.coverage == 0 and not flat.failed
     assert s.rmse == pytest.approx(flat.rmse) and s.rmse_tilt == pytest.approx(flat.rmse_tilt)
+    assert s.rmse_turn == pytest.approx(flat.rmse_turn) and s.rmse_pitch == pytest.approx(flat.rmse_pitch)
 
 
 def test_constant_prediction_is_not_a_failure_and_scores_the_best_constant_and_plane():
@@ -83,6 +107,9 @@ def test_constant_prediction_is_not_a_failure_and_scores_the_best_constant_and_p
     design = np.c_[np.ones(len(rows)), cols, rows]
     plane_rmse = np.sqrt(np.mean((values - design @ np.linalg.lstsq(design, values, rcond=None)[0]) ** 2))
     assert not s.failed and s.rmse == pytest.approx(values.std()) and s.rmse_tilt == pytest.approx(plane_rmse)
+    turn_only = design[:, :2]  # the measured depth turns along the columns only: that plane alone fits it as well
+    turn_rmse = np.sqrt(np.mean((values - turn_only @ np.linalg.lstsq(turn_only, values, rcond=None)[0]) ** 2))
+    assert s.rmse_turn == pytest.approx(turn_rmse) and s.rmse_pitch > s.rmse_turn
 
 
 def test_coverage_counts_the_mask_pixels_the_prediction_covers():
@@ -150,6 +177,9 @@ def test_evaluate_methods_reports_rows_summaries_and_a_table(tmp_path):
     assert report["methods"]["nothing"]["mean_coverage"] == 0
     table = format_table(report)
     assert "oracle" in table and "nothing" in table and "front (2)" in table
+    assert "only the turn" in table and report["methods"]["oracle"]["median_rmse_turn_mm"] == pytest.approx(0, abs=1e-6)
+    assert report["methods"]["oracle"]["mean_column_residual_mm"] == pytest.approx([0] * COLUMN_BANDS, abs=1e-6)
+    assert all(np.isnan(report["methods"]["nothing"]["mean_column_residual_mm"]))
 
 
 def test_loading_a_folder_that_is_not_a_set_says_so(tmp_path):

@@ -13,6 +13,8 @@ farther, any unit and offset, NaN where it gives no depth; ``None`` = no output 
 4. "tilt forgiven": ``s * pred + t + a * col + b * row`` instead, which forgives a global head-pose error;
    where that fit is impossible (a failed sample, a constant prediction, a fitted ``s <= 0``) the sample
    scores the best plane's RMSE. A constant prediction is not a failure: it scores the best constant.
+   Beside it, as a diagnostic of which part of the pose costs (not part of the protocol), the same fit with
+   only the turn (``a * col``) or only the pitch (``b * row``) forgiven.
 
 Samples are grouped by head pose, labelled from the measured depth itself (a plane fitted to the face: its
 slopes give the turn left/right and up/down), so that per-pose rows need no landmark method's opinion.
@@ -23,8 +25,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,7 @@ POSE_THRESHOLD_DEG = 10.0
 SENSOR_FOCAL_PX = 365.0
 """Kinect v2 depth camera focal length at the grid's resolution (the data set's README), for pose angles."""
 POSES = ("front", "left", "right", "up", "down")
+COLUMN_BANDS = 8
 
 DepthMethod = Callable[["RealSample"], "np.ndarray | None"]
 """A method under test: a sample -> its depth map on the photo's grid (or None = no output)."""
@@ -94,12 +98,25 @@ def reduce_to_grid(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         return np.where(count >= MIN_FINITE_IN_BLOCK, total / count, np.nan)
 
 
+FORGIVEN_TERMS = {"tilt": ("col", "row"), "turn": ("col",), "pitch": ("row",)}
+"""The plane terms each forgiven score fits beside the scale + shift: the protocol's tilt (both), and as a
+diagnostic of where a pose error lies, the turn alone (a slope along the columns: left/right) or the pitch
+alone (along the rows: up/down)."""
+
+
 @dataclass(frozen=True)
 class RealScore:
     rmse: float
     rmse_tilt: float
     coverage: float
     failed: bool
+    rmse_turn: float
+    """With only the turn forgiven (diagnostic, not the protocol's)."""
+    rmse_pitch: float
+    """With only the pitch forgiven (diagnostic, not the protocol's)."""
+    column_residual_mm: tuple[float, ...] = ()
+    """Mean of ``gt - (s * pred + t)`` in each of COLUMN_BANDS equal bands of the fitted pixels' columns, left to
+    right (NaN: an empty band; empty for a failure or a constant prediction): where the error is systematic."""
 
 
 def _rms(values: np.ndarray) -> float:
@@ -111,8 +128,16 @@ def _lstsq_residual(design: np.ndarray, target: np.ndarray) -> tuple[np.ndarray,
     return coef, target - design @ coef
 
 
-def _plane_design(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    return np.c_[np.ones(len(rows)), cols.astype(np.float64), rows.astype(np.float64)]
+def _plane_design(rows: np.ndarray, cols: np.ndarray, terms: tuple[str, ...] = ("col", "row")) -> np.ndarray:
+    """A constant plus the slope along each of ``terms`` ('col', 'row')."""
+    axes = {"col": cols, "row": rows}
+    return np.column_stack([np.ones(len(rows)), *(axes[t].astype(np.float64) for t in terms)])
+
+
+def _best_planes(rows: np.ndarray, cols: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Each forgiven score's fallback: the RMSE of the best plane of its terms alone (no prediction)."""
+    return {f"rmse_{name}": _rms(_lstsq_residual(_plane_design(rows, cols, terms), truth)[1])
+            for name, terms in FORGIVEN_TERMS.items()}
 
 
 def score(pred: np.ndarray | None, gt_mm: np.ndarray, mask: np.ndarray) -> RealScore:
@@ -120,8 +145,7 @@ def score(pred: np.ndarray | None, gt_mm: np.ndarray, mask: np.ndarray) -> RealS
     rows_m, cols_m = np.nonzero(mask)
     truth_m = gt_mm[mask].astype(np.float64)
     constant = _rms(truth_m - truth_m.mean())
-    plane = _rms(_lstsq_residual(_plane_design(rows_m, cols_m), truth_m)[1])
-    failure = RealScore(constant, plane, 0.0, True)
+    failure = RealScore(rmse=constant, coverage=0.0, failed=True, **_best_planes(rows_m, cols_m, truth_m))
     if pred is None:
         return failure
     reduced = reduce_to_grid(np.asarray(pred, np.float64), gt_mm.shape)
@@ -131,16 +155,25 @@ def score(pred: np.ndarray | None, gt_mm: np.ndarray, mask: np.ndarray) -> RealS
     rows, cols = np.nonzero(used)
     p, t = reduced[used], gt_mm[used].astype(np.float64)
     coverage = float(used.sum() / mask.sum())
-    ones = np.ones_like(p)
-    if np.ptp(p) <= 1e-9 * max(1.0, np.abs(p).max()):  # constant: the best constant and the best plane
-        return RealScore(_rms(t - t.mean()), _rms(_lstsq_residual(_plane_design(rows, cols), t)[1]), coverage,
-                         False)
-    (s, _), resid = _lstsq_residual(np.c_[p, ones], t)
+    if np.ptp(p) <= 1e-9 * max(1.0, np.abs(p).max()):  # constant: the best constant and the best planes
+        return RealScore(rmse=_rms(t - t.mean()), coverage=coverage, failed=False, **_best_planes(rows, cols, t))
+    (s, _), resid = _lstsq_residual(np.c_[p, np.ones_like(p)], t)
     if s <= 0:
-        return RealScore(constant, plane, coverage, True)
-    (s_tilt, *_), resid_tilt = _lstsq_residual(np.c_[p, _plane_design(rows, cols)], t)
-    rmse_tilt = _rms(resid_tilt) if s_tilt > 0 else _rms(_lstsq_residual(_plane_design(rows, cols), t)[1])
-    return RealScore(_rms(resid), rmse_tilt, coverage, False)
+        return replace(failure, coverage=coverage)
+    forgiven = _best_planes(rows, cols, t)
+    for name, terms in FORGIVEN_TERMS.items():
+        (s_plane, *_), resid_plane = _lstsq_residual(np.c_[p, _plane_design(rows, cols, terms)], t)
+        if s_plane > 0:
+            forgiven[f"rmse_{name}"] = _rms(resid_plane)
+    return RealScore(rmse=_rms(resid), coverage=coverage, failed=False, column_residual_mm=_column_means(cols, resid),
+                     **forgiven)
+
+
+def _column_means(cols: np.ndarray, values: np.ndarray) -> tuple[float, ...]:
+    band = np.minimum((cols - cols.min()) * COLUMN_BANDS // (np.ptp(cols) + 1), COLUMN_BANDS - 1)
+    sums, counts = np.bincount(band, values, COLUMN_BANDS), np.bincount(band, minlength=COLUMN_BANDS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return tuple(float(v) for v in sums / counts)
 
 
 def pose_angles(gt_mm: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
@@ -185,19 +218,31 @@ def evaluate_methods(samples: list[RealSample], methods: dict[str, DepthMethod],
 
 
 def summarise(rows: list[dict], method: str) -> dict:
-    """Median (headline) and mean RMSE, tilt-forgiven median, failures, mean coverage; also per pose."""
+    """Median (headline) and mean RMSE, tilt-, turn- and pitch-forgiven medians, failures, mean coverage; also
+    per pose."""
 
     def stats(group: list[dict]) -> dict:
         scores = [r[method] for r in group]
         rmse = np.array([s["rmse"] for s in scores])
         return {"samples": len(scores), "median_rmse_mm": float(np.median(rmse)), "mean_rmse_mm": float(rmse.mean()),
                 "median_rmse_tilt_mm": float(np.median([s["rmse_tilt"] for s in scores])),
+                "median_rmse_turn_mm": float(np.median([s["rmse_turn"] for s in scores])),
+                "median_rmse_pitch_mm": float(np.median([s["rmse_pitch"] for s in scores])),
                 "failures": int(sum(s["failed"] for s in scores)),
+                "mean_column_residual_mm": _mean_profile([s["column_residual_mm"] for s in scores]),
                 "mean_coverage": float(np.mean([s["coverage"] for s in scores]))}
 
     summary = stats(rows)
     summary["poses"] = {pose: stats(group) for pose in POSES if (group := [r for r in rows if r["pose"] == pose])}
     return summary
+
+
+def _mean_profile(profiles: list) -> list[float]:
+    """Band-wise mean of the samples' column residuals (those that have one), NaN where no sample has a value."""
+    rows = np.array([p for p in profiles if len(p)], np.float64).reshape(-1, COLUMN_BANDS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a band no sample reaches
+        return [float(v) for v in np.nanmean(rows, axis=0)] if len(rows) else [math.nan] * COLUMN_BANDS
 
 
 def format_table(report: dict) -> str:
@@ -212,7 +257,20 @@ def format_table(report: dict) -> str:
                             for p in poses)
         lines.append(f"{name:<22} {s['median_rmse_mm']:>7.2f} {s['mean_rmse_mm']:>7.2f} {per_pose} "
                      f"{s['median_rmse_tilt_mm']:>13.2f} {s['failures']:>8d} {s['mean_coverage']:>8.1%}")
+    lines += ["where the pose error lies: median RMSE with only the turn (left/right) / only the pitch (up/down) "
+              "forgiven", f"{'method':<22} {'all':>15} " + " ".join(f"{p:>10}" for p in poses)]
+    for name, s in report["methods"].items():
+        per_pose = " ".join(f"{_turn_pitch(s['poses'][p]):>10}" if p in s["poses"] else f"{'-':>10}" for p in poses)
+        lines.append(f"{name:<22} {_turn_pitch(s):>15} {per_pose}")
+    lines.append(f"mean of gt - (s * pred + t) in mm in {COLUMN_BANDS} bands of the face's width, image left to right")
+    for name, s in report["methods"].items():
+        lines.append(f"{name:<22} " + " ".join(f"{v:>+6.1f}" if math.isfinite(v) else f"{'-':>6}"
+                                               for v in s["mean_column_residual_mm"]))
     return "\n".join(lines)
+
+
+def _turn_pitch(summary: dict) -> str:
+    return f"{summary['median_rmse_turn_mm']:.2f}/{summary['median_rmse_pitch_mm']:.2f}"
 
 
 def markdown_table(report: dict) -> str:
