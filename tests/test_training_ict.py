@@ -199,23 +199,6 @@ def test_scored_face_excludes_hair_ears_and_neck(real):
     assert Material.HAIR not in scored and {Material.SKIN, Material.EYE, Material.TEETH} <= scored
 
 
-def test_the_wide_face_area_adds_the_side_of_the_head_to_the_depth_target_only(real):
-    """The same photo; the depth target grows by the turned head's side and ear, never by the neck below it."""
-    wide = IctFaceModel(face_area="wide")
-    scene = replace(_flat_scene(real, yaw=60.0), look=Look(hair=(0.1, 0.08, 0.05), hair_mm=12.0))
-    (photo_n, code_n, _), (photo_w, code_w, _) = (
-        render_scene(m, scene, SKIN, BLACK, np.random.default_rng(1), NO_JITTER) for m in (real, wide))
-    narrow_face, wide_face = depthcode.face_mask(code_n), depthcode.face_mask(code_w)
-    assert np.array_equal(photo_n, photo_w)
-    same = np.abs(code_w - code_n)[narrow_face] < 1e-4  # the same depth, but where the code's smoothing inside
-    assert same.mean() > 0.95  # the face now reaches across the narrow area's rim
-    assert (narrow_face <= wide_face).all() and wide_face.sum() > 1.2 * narrow_face.sum()
-    rows = np.nonzero(wide_face)[0]
-    assert rows.max() <= np.nonzero(narrow_face)[0].max() + 0.05 * spec.IMAGE_SIZE  # not down the neck
-    with pytest.raises(ValueError, match="face area"):
-        IctFaceModel(face_area="huge")
-
-
 def test_model_card_licence_names_the_face_models():
     surrey_only = licence_section(Counter(surrey=10), 5)
     both = licence_section(Counter(surrey=10, ict=4), 5)

@@ -14,7 +14,7 @@ from facedepth.training import storage
 from facedepth.training.evaluate_real_depth import default_real_depth_dir
 from facedepth.training.facemodel import default_sfm_dir
 from facedepth.training.generate import PseudoGTConfig
-from facedepth.training.ictface import FACE_AREAS, default_ict_dir
+from facedepth.training.ictface import default_ict_dir
 from facedepth.training.precision import PRECISIONS
 from facedepth.training.storage import default_utkface_dir
 from facedepth.training.synthetic import SyntheticConfig
@@ -48,9 +48,6 @@ def _add_generate(sub) -> None:
                    help="pseudo-gt: folder of MediaPipe mesh depth maps (<stem>.npy) for --teacher mediapipe/fused")
     p.add_argument("--pitch-deg", type=float, metavar="DEG",
                    help=f"synthetic: head pitch drawn within +-DEG (default: {SyntheticConfig.pitch_deg:g})")
-    p.add_argument("--ict-face-area", choices=FACE_AREAS, default="narrow",
-                   help="synthetic, ICT: the depth target: the narrow face area (default) or, wide, with the sides "
-                        "of the face and the ears above the chin")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
 
@@ -171,7 +168,7 @@ def _generate(args) -> int:
                                           args.teacher, args.teacher_maps), workers=args.workers)
     else:
         job = SyntheticJob(args.out, args.photos, args.split, args.count, args.seed, args.face_model, args.ict,
-                           args.pitch_deg, args.ict_face_area)
+                           args.pitch_deg)
         try:
             generate_synthetic(job, args.sfm, workers=args.workers)
         except ValueError as exc:  # a face model or pitch range it cannot render

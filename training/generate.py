@@ -138,15 +138,13 @@ class SyntheticJob:
     """The ICT Face Model folder (official FaceXModel/ or the npz beside generic_neutral_mesh.obj)."""
     pitch_deg: float | None = None
     """Head pitch drawn uniformly within +-this (None: :class:`SyntheticConfig`'s)."""
-    ict_face_area: str = "narrow"
-    """The ICT model's depth target (:data:`facedepth.training.ictface.FACE_AREAS`)."""
 
     def name(self, index: int) -> str:
         return f"{NAME_PREFIX[self.face_model]}_{self.seed}_{index:06d}"
 
 
 def _init_synthetic(job: SyntheticJob, sfm_dir: Path | None) -> None:
-    key = (job.face_model, sfm_dir, job.ict_dir, job.ict_face_area)
+    key = (job.face_model, sfm_dir, job.ict_dir)
     if _state.get("models_for") != key:  # loading takes seconds: an in-process rerun keeps them
         from facedepth.training.facemodel import FaceModel
 
@@ -155,7 +153,7 @@ def _init_synthetic(job: SyntheticJob, sfm_dir: Path | None) -> None:
             from facedepth.training.ictface import IctFaceModel
             from facedepth.training.skintransfer import SkinTransfer
 
-            ict = IctFaceModel(job.ict_dir, face_area=job.ict_face_area)
+            ict = IctFaceModel(job.ict_dir)
             _state.update(model=ict, skin=SkinTransfer(ict, surrey))
         else:
             _state.update(model=surrey, skin=None)
@@ -176,11 +174,9 @@ def _check_synthetic(job: SyntheticJob, sfm_dir: Path | None) -> None:
     if not (sfm / "sfm_shape_3448.bin").is_file():
         raise FileNotFoundError(f"Surrey Face Model not found in {sfm} (set {SFM_ENV} or --sfm)")
     if job.face_model == "ict":
-        from facedepth.training.ictface import FACE_AREAS, model_folder
+        from facedepth.training.ictface import model_folder
 
         model_folder(job.ict_dir)
-        if job.ict_face_area not in FACE_AREAS:
-            raise ValueError(f"unknown ICT face area {job.ict_face_area!r} (one of {', '.join(FACE_AREAS)})")
     if not any((job.out_dir / "textures" / job.split).glob("*.png")):
         raise FileNotFoundError(f"no donor textures in {job.out_dir / 'textures' / job.split}: run pseudo-gt first")
     if not job.photos_dir.is_dir():
@@ -211,8 +207,7 @@ def _synthetic_task(args: tuple[int, SyntheticJob]) -> dict:
     photo, code, meta = render_scene(model, scene, texture, background, rng, cfg)
     name = job.name(index)
     storage.write_sample(job.out_dir / job.split, name, photo, code)
-    area = {"face_area": job.ict_face_area} if job.face_model == "ict" else {}
-    return {"split": job.split, "name": name, "kind": "synthetic", "texture": texture_path.name, **area, **meta}
+    return {"split": job.split, "name": name, "kind": "synthetic", "texture": texture_path.name, **meta}
 
 
 def generate_synthetic(job: SyntheticJob, sfm_dir: Path | None = None, workers: int = 2) -> Counter:

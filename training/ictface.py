@@ -11,8 +11,7 @@ range of the model's published layout (:data:`OFFICIAL_LAYOUT`, from the ICT-Fac
 face area (hairline to chin, inside the jaw: the region a depth camera's face mask covers), the eyeballs,
 the eye sockets, the mouth socket, gums, tongue and teeth count as face; the rest of the full face area
 (ears, sides of the head, under the chin), the back of the head and the neck render but are background
-in the depth code, as in the real-depth set's masks (``face_area="wide"`` adds the rest of the face area to
-the depth target; the hair is the same). Lacrimal fluid, eye blend and occlusion meshes (shader
+in the depth code, as in the real-depth set's masks. Lacrimal fluid, eye blend and occlusion meshes (shader
 helpers) and the eyelash strips are not rendered; the iris mesh lies inside the sclera, which is rendered
 with the iris painted on by angle.
 """
@@ -35,12 +34,6 @@ from facedepth.training.raster import vertex_normals
 logger = logging.getLogger(__name__)
 
 ICT_ENV = "FACEDEPTH_ICT_DIR"
-FACE_AREAS = ("narrow", "wide")
-"""Depth targets: the narrow face area (the real-depth masks' region on a frontal face), or with it the sides of
-the face with the ears down to the chin's height, which turned heads show and the masks of the real-depth set
-then reach into."""
-CHIN_LANDMARK = 9
-"""The chin tip in the 68-point numbering."""
 NEUTRAL_OBJ = "generic_neutral_mesh.obj"
 NPZ_NAME = "ict_face_model.npz"
 INDICES_JSON = "vertex_indices.json"
@@ -70,14 +63,11 @@ class Region:
     """'L' / 'R' for an eyeball that gaze turns."""
     ears: bool = False
     """The region holds the ears (kept free of hair)."""
-    wide_target: bool = False
-    """Joins the depth target, above the chin, with ``face_area="wide"`` (hair grows as for the narrow one)."""
 
 
 OFFICIAL_LAYOUT: tuple[Region, ...] = (
     Region("narrow face area", (0, 6560), Material.SKIN, scored=True),
-    Region("rest of the face area (ears, sides, under the chin)", (6560, 9230), Material.SKIN, ears=True,
-           wide_target=True),
+    Region("rest of the face area (ears, sides, under the chin)", (6560, 9230), Material.SKIN, ears=True),
     Region("head and neck", (9230, 11144), Material.SKIN),
     Region("mouth socket", (11144, 13226), Material.MOUTH_SOCKET, scored=True),
     Region("eye socket left", (13226, 13630), Material.EYE_SOCKET, scored=True),
@@ -196,11 +186,7 @@ class IctFaceModel:
 
     name = "ict"
 
-    def __init__(self, path: Path | None = None, layout: tuple[Region, ...] = OFFICIAL_LAYOUT,
-                 face_area: str = "narrow") -> None:
-        if face_area not in FACE_AREAS:
-            raise ValueError(f"unknown face area {face_area!r} (one of {', '.join(FACE_AREAS)})")
-        self.face_area = face_area
+    def __init__(self, path: Path | None = None, layout: tuple[Region, ...] = OFFICIAL_LAYOUT) -> None:
         self.dir = model_folder(path)
         data = load_model_data(self.dir)
         n_poly = len(data.mesh.polygon_material)
@@ -303,11 +289,6 @@ class IctFaceModel:
         self._render_triangles = inverse.reshape(-1, 3)
         self._material = np.array([int(r.material) if r.material is not None else -1 for r in self.layout])[tri_region]
         self._scored = np.array([r.scored for r in self.layout])[tri_region]
-        # The depth target: the scored face, with face_area "wide" also the sides and the ears down to the chin's
-        # height (not the underside of the jaw and the neck, which no face mask reaches).
-        widened = np.array([r.wide_target and self.face_area == "wide" for r in self.layout])[tri_region]
-        chin_y = self.neutral[self.landmark_vertices[CHIN_LANDMARK], 1]
-        self._target = self._scored | (widened & (self.neutral[tris, 1].min(axis=1) >= chin_y))
         # Eyeball vertices per side, with their neutral direction from the eye centre.
         self._eyes: dict[str, np.ndarray] = {}
         for side in ("L", "R"):
@@ -366,7 +347,7 @@ class IctFaceModel:
         normals = vertex_normals(verts, self._rendered_triangles)
         src = self.render_source
         mesh = HeadMesh(verts[src], self._render_triangles, normals[src], self._render_uv, self._material,
-                        self._target, self._eye_angle_neutral[src], cull_back=True)
+                        self._scored, self._eye_angle_neutral[src], cull_back=True)
         if look.hair is not None and self._scalp_tri.size:
             hair = self._scalp_tri
             if look.fringe_mm is not None:
