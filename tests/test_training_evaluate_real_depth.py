@@ -17,6 +17,7 @@ from facedepth.training.evaluate_real_depth import (
     pose_labels,
     reduce_to_grid,
     score,
+    without_band,
 )
 
 H, W = 40, 32
@@ -180,6 +181,26 @@ def test_evaluate_methods_reports_rows_summaries_and_a_table(tmp_path):
     assert "only the turn" in table and report["methods"]["oracle"]["median_rmse_turn_mm"] == pytest.approx(0, abs=1e-6)
     assert report["methods"]["oracle"]["mean_column_residual_mm"] == pytest.approx([0] * COLUMN_BANDS, abs=1e-6)
     assert all(np.isnan(report["methods"]["nothing"]["mean_column_residual_mm"]))
+
+
+def test_leaving_out_a_band_scores_only_the_rest_and_keeps_the_pose_groups(tmp_path):
+    _write_set(tmp_path)
+    samples = load_real_depth_set(tmp_path)
+
+    def wrong_on_the_left(sample):
+        pred = _upsampled(sample.depth_mm)
+        band = without_band(sample.mask, "left") != sample.mask  # the mask's leftmost band
+        pred[np.kron(band, np.ones((BLOCK, BLOCK), bool))] += 25.0
+        return pred
+
+    whole = evaluate_methods(samples, {"m": wrong_on_the_left})
+    left_out = evaluate_methods(samples, {"m": wrong_on_the_left}, leave_out_band="left")
+    assert whole["methods"]["m"]["median_rmse_mm"] > 1 and left_out["methods"]["m"]["median_rmse_mm"] < 1e-6
+    assert [r["pose"] for r in whole["per_sample"]] == [r["pose"] for r in left_out["per_sample"]]
+    assert left_out["leave_out_band"] == "left" and "leftmost band left out" in format_table(left_out)
+    mask = samples[0].mask
+    right = without_band(mask, "right")
+    assert right.sum() < mask.sum() and np.array_equal(right[:, : W // 2], mask[:, : W // 2])
 
 
 def test_loading_a_folder_that_is_not_a_set_says_so(tmp_path):

@@ -37,7 +37,7 @@ from facedepth.model.crop import CropBox
 from facedepth.model.files import atomic_write_bytes
 from facedepth.model.resources import DEFAULT_QUALITY, QUALITIES
 from facedepth.training import storage
-from facedepth.training.evaluate_real_depth import default_real_depth_dir, evaluate_methods, load_real_depth_set
+from facedepth.training.evaluate_real_depth import BANDS, default_real_depth_dir, evaluate_methods, load_real_depth_set
 from facedepth.training.evaluate_real_depth import format_table as format_real_depth_table
 from facedepth.training.median_gap import format_gaps, median_gaps
 from facedepth.training.real_depth_methods import BASELINES, methods_for, parse_named_folder
@@ -190,7 +190,8 @@ def _run_real_depth(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     samples = load_real_depth_set(args.real_depth, limit=args.limit)
-    report = evaluate_methods(samples, methods, progress=lambda items: tqdm(items, desc="real depth"))
+    report = evaluate_methods(samples, methods, progress=lambda items: tqdm(items, desc="real depth"),
+                              leave_out_band=args.leave_out_band)
     print(format_real_depth_table(report))
     others = [name for name in methods if name != "generator"]
     if "generator" in methods and others:
@@ -251,6 +252,9 @@ def add_parser(sub) -> None:
     real.add_argument("--repose", action="append", default=[], metavar="SHAPE@POSE",
                       help="also score SHAPE's depth tilted to agree with POSE's: one method's face shape in "
                            "another's head pose (repeatable; SHAPE may be an A+B fusion)")
+    real.add_argument("--leave-out-band", choices=BANDS, metavar="SIDE",
+                      help="diagnostic, not the protocol: score without each face's leftmost or rightmost eighth "
+                           f"({' or '.join(BANDS)}; the pose groups stay those of the whole faces)")
     p.set_defaults(func=_run)
 
 

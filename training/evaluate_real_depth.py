@@ -43,6 +43,8 @@ SENSOR_FOCAL_PX = 365.0
 """Kinect v2 depth camera focal length at the grid's resolution (the data set's README), for pose angles."""
 POSES = ("front", "left", "right", "up", "down")
 COLUMN_BANDS = 8
+BANDS = ("left", "right")
+"""The outer column bands ``--leave-out-band`` can leave out of the masks."""
 
 DepthMethod = Callable[["RealSample"], "np.ndarray | None"]
 """A method under test: a sample -> its depth map on the photo's grid (or None = no output)."""
@@ -206,15 +208,31 @@ def pose_labels(samples: list[RealSample]) -> list[str]:
 
 
 def evaluate_methods(samples: list[RealSample], methods: dict[str, DepthMethod],
-                     progress: Callable[[Iterable], Iterator] = iter) -> dict:
-    """Scores every method on every sample: per-sample rows and per-method summaries (all + per pose)."""
+                     progress: Callable[[Iterable], Iterator] = iter, leave_out_band: str | None = None) -> dict:
+    """Scores every method on every sample: per-sample rows and per-method summaries (all + per pose). With
+    ``leave_out_band`` ('left' / 'right', a diagnostic outside the protocol) each mask loses that band (see
+    :func:`without_band`) for scoring; the pose labels still come from the whole masks."""
     rows = []
     for sample, pose in progress(list(zip(samples, pose_labels(samples), strict=True))):
         row: dict = {"stem": sample.stem, "subject": sample.subject, "pose": pose}
+        mask = without_band(sample.mask, leave_out_band) if leave_out_band else sample.mask
         for name, method in methods.items():
-            row[name] = asdict(score(method(sample), sample.depth_mm, sample.mask))
+            row[name] = asdict(score(method(sample), sample.depth_mm, mask))
         rows.append(row)
-    return {"samples": len(rows), "methods": {name: summarise(rows, name) for name in methods}, "per_sample": rows}
+    report = {"samples": len(rows), "methods": {name: summarise(rows, name) for name in methods}, "per_sample": rows}
+    return report | ({"leave_out_band": leave_out_band} if leave_out_band else {})
+
+
+def without_band(mask: np.ndarray, side: str) -> np.ndarray:
+    """``mask`` less its leftmost or rightmost of COLUMN_BANDS bands of columns (the bands of the column
+    residuals)."""
+    cols = np.nonzero(mask.any(axis=0))[0]
+    if not cols.size:
+        return mask
+    band = (np.arange(mask.shape[1]) - cols.min()) * COLUMN_BANDS // (np.ptp(cols) + 1)
+    out = mask.copy()
+    out[:, band <= 0 if side == "left" else band >= COLUMN_BANDS - 1] = False
+    return out
 
 
 def summarise(rows: list[dict], method: str) -> dict:
@@ -250,7 +268,9 @@ def format_table(report: dict) -> str:
     poses = [p for p in POSES if any(p in s["poses"] for s in report["methods"].values())]
     counts = {p: next(s["poses"][p]["samples"] for s in report["methods"].values() if p in s["poses"]) for p in poses}
     head = f"{'method':<22} {'median':>7} {'mean':>7} " + " ".join(f"{f'{p} ({counts[p]})':>10}" for p in poses)
-    lines = [f"real depth, {report['samples']} samples: RMSE in mm after scale + shift (median unless said)",
+    left_out = (f"; diagnostic, not the protocol: each face's {report['leave_out_band']}most band left out"
+                if report.get("leave_out_band") else "")
+    lines = [f"real depth, {report['samples']} samples: RMSE in mm after scale + shift (median unless said){left_out}",
              head + f" {'tilt-forgiven':>13} {'failures':>8} {'coverage':>8}"]
     for name, s in report["methods"].items():
         per_pose = " ".join(f"{s['poses'][p]['median_rmse_mm']:>10.2f}" if p in s["poses"] else f"{'-':>10}"
