@@ -116,9 +116,9 @@ class RealScore:
     """With only the turn forgiven (diagnostic, not the protocol's)."""
     rmse_pitch: float
     """With only the pitch forgiven (diagnostic, not the protocol's)."""
-    column_residual_mm: tuple[float, ...] = ()
+    column_residual_mm: tuple[float | None, ...] = ()
     """Mean of ``gt - (s * pred + t)`` in each of COLUMN_BANDS equal bands of the fitted pixels' columns, left to
-    right (NaN: an empty band; empty for a failure or a constant prediction): where the error is systematic."""
+    right (None: an empty band; empty for a failure or a constant prediction): where the error is systematic."""
 
 
 def _rms(values: np.ndarray) -> float:
@@ -171,11 +171,10 @@ def score(pred: np.ndarray | None, gt_mm: np.ndarray, mask: np.ndarray) -> RealS
                      **forgiven)
 
 
-def _column_means(cols: np.ndarray, values: np.ndarray) -> tuple[float, ...]:
+def _column_means(cols: np.ndarray, values: np.ndarray) -> tuple[float | None, ...]:
     band = np.minimum((cols - cols.min()) * COLUMN_BANDS // (np.ptp(cols) + 1), COLUMN_BANDS - 1)
     sums, counts = np.bincount(band, values, COLUMN_BANDS), np.bincount(band, minlength=COLUMN_BANDS)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return tuple(float(v) for v in sums / counts)
+    return tuple(float(total / n) if n else None for total, n in zip(sums, counts, strict=True))
 
 
 def pose_angles(gt_mm: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
@@ -255,12 +254,14 @@ def summarise(rows: list[dict], method: str) -> dict:
     return summary
 
 
-def _mean_profile(profiles: list) -> list[float]:
-    """Band-wise mean of the samples' column residuals (those that have one), NaN where no sample has a value."""
-    rows = np.array([p for p in profiles if len(p)], np.float64).reshape(-1, COLUMN_BANDS)
+def _mean_profile(profiles: list) -> list[float | None]:
+    """Band-wise mean of the samples' column residuals (those that have one), None where no sample has a value
+    (JSON has no NaN)."""
+    rows = np.array([p for p in profiles if len(p)], np.float64).reshape(-1, COLUMN_BANDS)  # None -> NaN
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a band no sample reaches
-        return [float(v) for v in np.nanmean(rows, axis=0)] if len(rows) else [math.nan] * COLUMN_BANDS
+        means = np.nanmean(rows, axis=0) if len(rows) else np.full(COLUMN_BANDS, np.nan)
+    return [float(v) if np.isfinite(v) else None for v in means]
 
 
 def format_table(report: dict) -> str:
@@ -284,7 +285,7 @@ def format_table(report: dict) -> str:
         lines.append(f"{name:<22} {_turn_pitch(s):>15} {per_pose}")
     lines.append(f"mean of gt - (s * pred + t) in mm in {COLUMN_BANDS} bands of the face's width, image left to right")
     for name, s in report["methods"].items():
-        lines.append(f"{name:<22} " + " ".join(f"{v:>+6.1f}" if math.isfinite(v) else f"{'-':>6}"
+        lines.append(f"{name:<22} " + " ".join(f"{v:>+6.1f}" if v is not None else f"{'-':>6}"
                                                for v in s["mean_column_residual_mm"]))
     return "\n".join(lines)
 
