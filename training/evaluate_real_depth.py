@@ -162,17 +162,23 @@ def score(pred: np.ndarray | None, gt_mm: np.ndarray, mask: np.ndarray) -> RealS
     (s, _), resid = _lstsq_residual(np.c_[p, np.ones_like(p)], t)
     if s <= 0:
         return replace(failure, coverage=coverage)
-    forgiven = _best_planes(rows, cols, t)
-    for name, terms in FORGIVEN_TERMS.items():
-        (s_plane, *_), resid_plane = _lstsq_residual(np.c_[p, _plane_design(rows, cols, terms)], t)
-        if s_plane > 0:
-            forgiven[f"rmse_{name}"] = _rms(resid_plane)
+    forgiven = {}
+    for name, terms in FORGIVEN_TERMS.items():  # where the fit's s <= 0, the best plane of its terms alone
+        design = _plane_design(rows, cols, terms)
+        (s_plane, *_), resid_plane = _lstsq_residual(np.c_[p, design], t)
+        forgiven[f"rmse_{name}"] = _rms(resid_plane if s_plane > 0 else _lstsq_residual(design, t)[1])
     return RealScore(rmse=_rms(resid), coverage=coverage, failed=False, column_residual_mm=_column_means(cols, resid),
                      **forgiven)
 
 
+def _column_band(cols: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Which of COLUMN_BANDS equal bands across the columns ``span`` covers each of ``cols`` lies in (below 0
+    or above COLUMN_BANDS - 1 outside it)."""
+    return (cols - span.min()) * COLUMN_BANDS // (np.ptp(span) + 1)
+
+
 def _column_means(cols: np.ndarray, values: np.ndarray) -> tuple[float | None, ...]:
-    band = np.minimum((cols - cols.min()) * COLUMN_BANDS // (np.ptp(cols) + 1), COLUMN_BANDS - 1)
+    band = _column_band(cols, cols)
     sums, counts = np.bincount(band, values, COLUMN_BANDS), np.bincount(band, minlength=COLUMN_BANDS)
     return tuple(float(total / n) if n else None for total, n in zip(sums, counts, strict=True))
 
@@ -228,7 +234,7 @@ def without_band(mask: np.ndarray, side: str) -> np.ndarray:
     cols = np.nonzero(mask.any(axis=0))[0]
     if not cols.size:
         return mask
-    band = (np.arange(mask.shape[1]) - cols.min()) * COLUMN_BANDS // (np.ptp(cols) + 1)
+    band = _column_band(np.arange(mask.shape[1]), cols)
     out = mask.copy()
     out[:, band <= 0 if side == "left" else band >= COLUMN_BANDS - 1] = False
     return out
